@@ -1,0 +1,30 @@
+# hubcap — make help lists the targets.
+SHELL := /bin/bash
+GO ?= go
+TEST_TIMEOUT ?= 25m
+
+.PHONY: help setup build test test-unit vet fmt demo clean-runs
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: ## install pinned JupyterHub 5.3.0/5.5.1, configurable-http-proxy and echarts into .hubcap/ (idempotent)
+	bash scripts/setup.sh
+
+build: ## build bin/hubcap
+	$(GO) build -o bin/hubcap ./cmd/hubcap
+
+vet: ## gofmt check and go vet
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
+	$(GO) vet ./...
+
+test: ## set up what is missing, then every test (unit, fuzz seeds, real-hub integration) with -race
+	HUBCAP_SETUP_BROWSER=1 bash scripts/setup.sh
+	$(MAKE) vet
+	HUBCAP_REQUIRE_HUBS=1 HUBCAP_REQUIRE_BROWSER=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+test-unit: ## tests that need no installed hub (real-hub tests skip)
+	$(GO) test -race ./...
+
+clean-runs: ## remove local hub run directories under out/
+	rm -rf out/runs
