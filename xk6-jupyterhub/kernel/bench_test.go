@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"context"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -67,4 +69,44 @@ func BenchmarkParentMsgID(b *testing.B) {
 			b.Fatal("no parent")
 		}
 	}
+}
+
+// BenchmarkConnMemory reports the heap and stack held per open, idle
+// connection after a KernelInfo round trip. The fake server's side of each
+// connection (gorilla conn, 4 KiB buffers, handler goroutine) lives in the
+// same process and is included, so the figure is an upper bound for the
+// client alone. Target: < 100 KiB per session.
+func BenchmarkConnMemory(b *testing.B) {
+	f := newFakeKernel(b, true)
+	const n = 200
+	ctx := context.Background()
+	var perConn float64
+	for b.Loop() {
+		before := heapAndStacks()
+		conns := make([]*Conn, n)
+		for i := range conns {
+			c, err := Dial(ctx, f.url(), DialOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.KernelInfo(ctx); err != nil {
+				b.Fatal(err)
+			}
+			conns[i] = c
+		}
+		after := heapAndStacks()
+		perConn = float64(after-before) / n
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	b.ReportMetric(perConn, "B/conn")
+}
+
+func heapAndStacks() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse + ms.StackInuse)
 }

@@ -2,6 +2,8 @@ package kernel
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -386,5 +388,40 @@ func TestParseProtocol(t *testing.T) {
 	}
 	if _, err := ParseProtocol("v2"); err == nil {
 		t.Error("ParseProtocol(v2) succeeded")
+	}
+}
+
+func TestBadFramesAreCountedAndSkipped(t *testing.T) {
+	for _, v1 := range []bool{true, false} {
+		f := newFakeKernel(t, v1)
+		c := dial(t, f, DialOptions{})
+		r, err := c.Execute(testCtx(t), "garbage")
+		if err != nil || r.Stdout != "42\n" {
+			t.Fatalf("v1=%v: %+v %v", v1, r, err)
+		}
+		if st := c.Stats(); st.BadFrames != 2 {
+			t.Errorf("v1=%v: BadFrames = %d, want 2", v1, st.BadFrames)
+		}
+	}
+}
+
+func TestTLS(t *testing.T) {
+	f := newFakeKernelTLS(t)
+	if !strings.HasPrefix(f.url(), "wss://") {
+		t.Fatalf("url %s", f.url())
+	}
+	if _, err := Dial(testCtx(t), f.url(), DialOptions{}); !errors.Is(err, ErrHandshake) {
+		t.Errorf("self-signed certificate accepted without InsecureSkipVerify: %v", err)
+	}
+	c := dial(t, f, DialOptions{InsecureSkipVerify: true})
+	if r, err := c.Execute(testCtx(t), "1+1"); err != nil || r.Result != "2" {
+		t.Fatalf("over wss: %+v %v", r, err)
+	}
+	// The trust can also come from the caller's TLS config.
+	pool := x509.NewCertPool()
+	pool.AddCert(f.srv.Certificate())
+	c2 := dial(t, f, DialOptions{TLSConfig: &tls.Config{RootCAs: pool}})
+	if _, err := c2.KernelInfo(testCtx(t)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -28,8 +28,9 @@ import (
 //	cut             status busy, then the TCP connection is cut (no close frame)
 //	restart         busy, then a parentless status "restarting"
 //	big:<n>         stream stdout of n bytes
+//	garbage         a frame that does not decode, then as print(6*7)
 type fakeKernel struct {
-	t *testing.T
+	t testing.TB
 	// selectV1: the server selects SubprotocolV1 when offered.
 	selectV1 bool
 	// ignoreInfo: how many kernel_info_requests to drop before answering.
@@ -48,9 +49,18 @@ type fakeKernel struct {
 	stop      chan struct{}
 }
 
-func newFakeKernel(t *testing.T, selectV1 bool) *fakeKernel {
+func newFakeKernel(t testing.TB, selectV1 bool) *fakeKernel {
+	return startFakeKernel(t, selectV1, httptest.NewServer)
+}
+
+// newFakeKernelTLS serves wss:// with httptest's self-signed certificate.
+func newFakeKernelTLS(t testing.TB) *fakeKernel {
+	return startFakeKernel(t, true, httptest.NewTLSServer)
+}
+
+func startFakeKernel(t testing.TB, selectV1 bool, start func(http.Handler) *httptest.Server) *fakeKernel {
 	f := &fakeKernel{t: t, selectV1: selectV1, sentBytes: map[string]int64{}, stop: make(chan struct{})}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.srv = start(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	t.Cleanup(func() { close(f.stop) })
 	return f
@@ -216,6 +226,12 @@ func (s *fakeSession) execute(req Message, code string) {
 	status := "ok"
 	reply := map[string]any{"execution_count": n, "user_expressions": map[string]any{}, "payload": []any{}}
 	switch {
+	case code == "garbage":
+		s.wmu.Lock()
+		_ = s.ws.WriteMessage(websocket.BinaryMessage, []byte("\x07not a frame"))
+		_ = s.ws.WriteMessage(websocket.TextMessage, []byte("{not json"))
+		s.wmu.Unlock()
+		fallthrough
 	case code == "print(6*7)":
 		s.send(req, "iopub", "stream", map[string]string{"name": "stdout", "text": "42\n"})
 	case code == "1+1":
