@@ -303,7 +303,8 @@ func Dial(ctx context.Context, wsURL string, opts DialOptions) (*Conn, error) {
 		ws.SetPongHandler(func(string) error {
 			return ws.SetReadDeadline(time.Now().Add(opts.PingInterval + opts.Timeout))
 		})
-		c.ping = time.AfterFunc(opts.PingInterval, c.sendPing)
+		c.ping = time.AfterFunc(time.Hour, c.sendPing) // armed once c.ping is set
+		c.ping.Reset(opts.PingInterval)
 	}
 	go c.readLoop()
 	return c, nil
