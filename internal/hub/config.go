@@ -163,6 +163,12 @@ func GenerateConfig(p ConfigParams) string {
 		w("c.Spawner.args = [%s]", py("--allow-root"))
 		w("c.Spawner.ip = %s", py("127.0.0.1"))
 		w("c.Spawner.environment = {%s: venv_bin + os.pathsep + os.environ.get(%s, %s)}", py("PATH"), py("PATH"), py(""))
+		w("# An authenticated page (so a browser goes through the hub's OAuth) that exists.")
+		w("def hubcap_landing(spawner):")
+		w("    os.makedirs(spawner.home_dir, exist_ok=True)")
+		w("    with open(os.path.join(spawner.home_dir, %s), %s) as f:", py(LandingFile), py("w"))
+		w("        f.write(%s)", py("hubcap landing page\n"))
+		w("c.Spawner.pre_spawn_hook = hubcap_landing")
 		w("c.Spawner.default_url = %s", py(DefaultURL))
 	}
 	if p.ExtraConfig != "" {
@@ -174,7 +180,12 @@ func GenerateConfig(p ConfigParams) string {
 	return b.String()
 }
 
+// LandingFile is written into each local single-user server's home
+// before it starts; DefaultURL points at it.
+const LandingFile = "hubcap-landing.txt"
+
 // DefaultURL is the single-user servers' default URL with SpawnerLocal.
-// jupyter_server without a frontend serves an unauthenticated page at "/";
-// "/api/status" needs the hub's OAuth, as a real frontend page would.
-const DefaultURL = "/api/status"
+// jupyter_server without a frontend serves "/" without authentication and
+// its API answers 403 instead of redirecting, so neither sends a browser
+// through the hub's OAuth; /files/<file> does, and then answers 200.
+const DefaultURL = "/files/" + LandingFile

@@ -850,6 +850,17 @@ func (h *Hub) saveStateLocked() error {
 	return WriteState(h.st.RunDir, h.st)
 }
 
+// Detach lets the processes run on without this Hub: it stops the
+// background monitoring and makes Stop and Restart refuse, so a detached
+// hub is managed only through Attach (hubcap hub up calls it before it
+// exits). The state file stays as it is.
+func (h *Hub) Detach() {
+	h.stopMonitor()
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+}
+
 // AddCompanion records a process (by pid) to be stopped with the hub, such
 // as a fleet server started for it; it is written to the state file.
 func (h *Hub) AddCompanion(name string, pid int) error {

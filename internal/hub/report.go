@@ -24,7 +24,7 @@ var (
 	// ErrStopped: the Hub has been stopped; start a new one.
 	ErrStopped = errors.New("hub harness already stopped")
 	// ErrNoState: no hubcap state file in the run directory.
-	ErrNoState = errors.New("no hubcap state in run directory")
+	ErrNoState = errors.New("no hubcap state")
 	// ErrBadOptions: Options.Validate found problems.
 	ErrBadOptions = errors.New("invalid hub options")
 )

@@ -56,7 +56,13 @@ c.Spawner.cmd = ["/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", "/sys/fs/cg
 c.Spawner.args = ["--allow-root"]
 c.Spawner.ip = "127.0.0.1"
 c.Spawner.environment = {"PATH": venv_bin + os.pathsep + os.environ.get("PATH", "")}
-c.Spawner.default_url = "/api/status"
+# An authenticated page (so a browser goes through the hub's OAuth) that exists.
+def hubcap_landing(spawner):
+    os.makedirs(spawner.home_dir, exist_ok=True)
+    with open(os.path.join(spawner.home_dir, "hubcap-landing.txt"), "w") as f:
+        f.write("hubcap landing page\n")
+c.Spawner.pre_spawn_hook = hubcap_landing
+c.Spawner.default_url = "/files/hubcap-landing.txt"
 
 # Extra configuration from the caller.
 c.JupyterHub.log_level = 'DEBUG'

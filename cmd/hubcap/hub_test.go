@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hubcap-dev/hubcap/internal/hub"
+	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/internal/proc"
+)
+
+// TestHubUpRestartDown drives a detached hub through the CLI as a user
+// would: up, status, restart, down; nothing may be left running.
+func TestHubUpRestartDown(t *testing.T) {
+	hubtest.Require(t, "5.5.1")
+	dir := t.TempDir()
+	t.Cleanup(func() { runArgs(t, "hub", "down", "--run-dir", dir) })
+
+	code, out, errs := runArgs(t, "hub", "up", "--release", "5.5.1", "--run-dir", dir, "--json")
+	if code != ExitOK {
+		t.Fatalf("hub up: exit %d\n%s%s", code, out, errs)
+	}
+	var up struct {
+		URL       string
+		TokenFile string `json:"token_file"`
+		Start     hub.StartReport
+	}
+	if err := json.Unmarshal([]byte(out), &up); err != nil {
+		t.Fatalf("hub up --json: %v\n%s", err, out)
+	}
+	tok, err := hub.ReadToken(filepath.Join(dir, hub.ServiceTokenFile))
+	if err != nil || strings.Contains(out+errs, tok) {
+		t.Fatalf("token %v, or printed by hub up", err)
+	}
+	if up.Start.Outcome.Kind != hub.OutcomeHealthy || up.TokenFile != filepath.Join(dir, hub.ServiceTokenFile) {
+		t.Fatalf("hub up result %+v", up)
+	}
+	st, err := hub.ReadState(dir)
+	if err != nil || !st.Detached {
+		t.Fatalf("state %+v %v", st, err)
+	}
+	// Detached: own sessions, so a Ctrl-C in the terminal does not reach them.
+	for _, p := range []proc.Proc{st.Hub, st.Proxy} {
+		s, err := proc.ReadStat(p.PID)
+		if err != nil || s.Session != p.PID {
+			t.Errorf("pid %d not a session leader: %+v %v", p.PID, s, err)
+		}
+	}
+
+	code, out, _ = runArgs(t, "hub", "status", "--run-dir", dir)
+	if code != ExitOK || !strings.Contains(out, "running, healthy") || !strings.Contains(out, "RSS") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+
+	code, out, errs = runArgs(t, "hub", "restart", "--run-dir", dir)
+	if code != ExitOK || !strings.Contains(out, "restart: healthy") || !strings.Contains(out, "peak RSS") {
+		t.Fatalf("restart: exit %d\n%s%s", code, out, errs)
+	}
+	st2, _ := hub.ReadState(dir)
+	if st2.Proxy != st.Proxy || st2.Hub == st.Hub || st2.Starts != 2 || !proc.Alive(st2.Hub) {
+		t.Fatalf("after restart: state %+v (before %+v)", st2, st)
+	}
+
+	code, out, errs = runArgs(t, "hub", "down", "--run-dir", dir)
+	if code != ExitOK || !strings.Contains(out, "stopped") {
+		t.Fatalf("down: exit %d\n%s%s", code, out, errs)
+	}
+	for _, p := range []proc.Proc{st.Hub, st.Proxy, st2.Hub} {
+		if proc.Alive(p) {
+			t.Errorf("pid %d alive after hub down", p.PID)
+		}
+	}
+	code, out, _ = runArgs(t, "hub", "status", "--run-dir", dir)
+	if code != ExitNotRunning || !strings.Contains(out, "stopped") {
+		t.Fatalf("status after down: exit %d\n%s", code, out)
+	}
+	if code, _, _ := runArgs(t, "hub", "restart", "--run-dir", dir); code != ExitNotRunning {
+		t.Fatalf("restart of a stopped hub: exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, hub.LogFile)); err != nil {
+		t.Fatal("run directory not kept")
+	}
+}
