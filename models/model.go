@@ -112,7 +112,7 @@ func (m *Model) Predict(s Shape) Prediction {
 // unknown weighting or term, a missing constant, duplicated terms, slices
 // whose lengths disagree with Terms, negative or non-finite coefficients,
 // standard errors, σ or covariance entries, an asymmetric covariance, DoF < 1
-// or a Level outside (0, 1). Each error wraps ErrInvalidFit.
+// or above N, or a Level outside (0, 1). Each error wraps ErrInvalidFit.
 func (f Fit) Validate() []error {
 	var errs []error
 	bad := func(format string, a ...any) {
@@ -166,6 +166,9 @@ func (f Fit) Validate() []error {
 	finiteNonNeg("sigma", f.Sigma)
 	if f.DoF < 1 {
 		bad("dof = %d; want ≥ 1", f.DoF)
+	}
+	if f.N < f.DoF {
+		bad("n = %d samples but dof = %d; dof is n minus the active terms", f.N, f.DoF)
 	}
 	if !(f.Level > 0 && f.Level < 1) {
 		bad("level = %v; want 0 < level < 1", f.Level)

@@ -59,6 +59,7 @@ func TestNewModelRejects(t *testing.T) {
 		{"a negative standard error", func(f *Fit) { f.StdErr[0] = -1 }},
 		{"an infinite sigma", func(f *Fit) { f.Sigma = math.Inf(1) }},
 		{"zero degrees of freedom", func(f *Fit) { f.DoF = 0 }},
+		{"more degrees of freedom than samples", func(f *Fit) { f.N = 3 }},
 		{"a level given in percent", func(f *Fit) { f.Level = 95 }},
 		{"a ragged covariance", func(f *Fit) { f.CovUnscaled[1] = []float64{1} }},
 		{"a covariance of the wrong size", func(f *Fit) { f.CovUnscaled = f.CovUnscaled[:1] }},
