@@ -5,12 +5,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 )
+
+// asMainEnv makes the test binary behave as hubcap itself, so commands that
+// re-execute os.Executable() (hub up --spawner fleet) work under go test.
+const asMainEnv = "HUBCAP_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		main()
+		return
+	}
+	os.Setenv(asMainEnv, "1")
+	os.Exit(m.Run())
+}
 
 func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()

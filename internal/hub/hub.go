@@ -548,7 +548,14 @@ wait:
 	h.st.LastStart = reportForState(rep)
 	h.mu.Unlock()
 	_ = h.saveState()
-	if failure == ErrOOMKilled || failure == ErrHubExited || failure == ErrStartTimeout {
+	switch failure {
+	case ErrStartTimeout:
+		failure = fmt.Errorf("jupyterhub %s (pid %d, log %s): %w (%s; raise it with hubcap hub up --timeout or Options.StartTimeout)",
+			h.st.Release, c.p.PID, logPath, failure, timeout)
+	case ErrOOMKilled:
+		failure = fmt.Errorf("jupyterhub %s (pid %d, log %s): %w (limit %s; raise --memory-limit)",
+			h.st.Release, c.p.PID, logPath, failure, proc.FormatBytes(h.st.MemoryLimit))
+	case ErrHubExited:
 		failure = fmt.Errorf("jupyterhub %s (pid %d, log %s): %w", h.st.Release, c.p.PID, logPath, failure)
 	}
 	return rep, &StartError{Report: rep, Err: failure}

@@ -270,3 +270,52 @@ func TestMemoryLimitOOMKills(t *testing.T) {
 		t.Errorf("cgroups left behind: %v", left)
 	}
 }
+
+// cancelOn cancels when a harness log line contains s.
+type cancelOn struct {
+	s      string
+	cancel context.CancelFunc
+}
+
+func (c cancelOn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(c.s)) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// TestStartCanceledAndTimeout: Ctrl-C (a canceled context) during the wait
+// and a start timeout both stop what was started and say why.
+func TestStartCanceledAndTimeout(t *testing.T) {
+	root, _ := hubtest.Require(t, "5.5.1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	_, err := hub.Start(ctx, hub.Options{Release: "5.5.1", Root: root, RunDir: dir, Log: cancelOn{"starting", cancel}})
+	var se *hub.StartError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &se) || se.Report.Outcome.Kind != hub.OutcomeCanceled {
+		t.Fatalf("canceled start: %v", err)
+	}
+	checkGone(t, dir)
+
+	dir = t.TempDir()
+	_, err = hub.Start(context.Background(), hub.Options{Release: "5.5.1", Root: root, RunDir: dir, StartTimeout: 300 * time.Millisecond, Log: io.Discard})
+	if !errors.Is(err, hub.ErrStartTimeout) || !errors.As(err, &se) || se.Report.Outcome.Kind != hub.OutcomeTimeout ||
+		!strings.Contains(err.Error(), "last lines of the hub log") || !strings.Contains(se.Report.LogTail, "hubcap: start 1") {
+		t.Fatalf("timed-out start: %v", err)
+	}
+	checkGone(t, dir)
+}
+
+func checkGone(t *testing.T, dir string) {
+	t.Helper()
+	st, err := hub.ReadState(dir)
+	if err != nil || !st.Stopped {
+		t.Fatalf("state %+v %v", st, err)
+	}
+	for _, p := range []proc.Proc{st.Hub, st.Proxy} {
+		if p.PID != 0 && proc.Alive(p) {
+			t.Errorf("pid %d alive", p.PID)
+		}
+	}
+}
