@@ -29,6 +29,8 @@ const (
 	ExitPortBusy = 8
 	// ExitNotRunning: no (running) hub where one was expected.
 	ExitNotRunning = 9
+	// ExitAlreadyRunning: hub up found a hub running from that run directory.
+	ExitAlreadyRunning = 10
 	// ExitThresholds: a load test ran but its thresholds failed (as k6).
 	ExitThresholds = 99
 	// ExitInterrupted: stopped by Ctrl-C or SIGTERM (128 + SIGINT).
@@ -52,6 +54,7 @@ var exitCodes = []struct {
 	{hub.ErrProxyMissing, ExitSetup},
 	{hub.ErrNodeMissing, ExitSetup},
 	{proc.ErrNoCgroup, ExitNoCgroup},
+	{hub.ErrAlreadyRunning, ExitAlreadyRunning},
 	{hub.ErrNoState, ExitNotRunning},
 	{hub.ErrStopped, ExitNotRunning},
 	{hub.ErrBadOptions, ExitUsage},

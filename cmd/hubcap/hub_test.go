@@ -53,6 +53,14 @@ func TestHubUpRestartDown(t *testing.T) {
 		}
 	}
 
+	// A second up on the same run directory is refused and changes nothing.
+	if code, _, errs := runArgs(t, "hub", "up", "--release", "5.5.1", "--run-dir", dir); code != ExitAlreadyRunning || !strings.Contains(errs, "hub down") {
+		t.Fatalf("second hub up: exit %d\n%s", code, errs)
+	}
+	if again, _ := hub.ReadState(dir); again.Hub != st.Hub || again.Stopped {
+		t.Fatalf("second hub up changed the state: %+v", again)
+	}
+
 	code, out, _ = runArgs(t, "hub", "status", "--run-dir", dir)
 	if code != ExitOK || !strings.Contains(out, "running, healthy") || !strings.Contains(out, "RSS") {
 		t.Fatalf("status: exit %d\n%s", code, out)

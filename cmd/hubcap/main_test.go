@@ -100,7 +100,7 @@ func TestExitCodes(t *testing.T) {
 	seen := map[int]string{}
 	for name, code := range map[string]int{"OK": ExitOK, "Error": ExitError, "Usage": ExitUsage, "Setup": ExitSetup,
 		"NoCgroup": ExitNoCgroup, "StartTimeout": ExitStartTimeout, "OOMKilled": ExitOOMKilled, "HubExited": ExitHubExited,
-		"PortBusy": ExitPortBusy, "NotRunning": ExitNotRunning, "Thresholds": ExitThresholds, "Interrupted": ExitInterrupted} {
+		"PortBusy": ExitPortBusy, "NotRunning": ExitNotRunning, "AlreadyRunning": ExitAlreadyRunning, "Thresholds": ExitThresholds, "Interrupted": ExitInterrupted} {
 		if other, dup := seen[code]; dup {
 			t.Errorf("exit code %d used by %s and %s", code, name, other)
 		}

@@ -170,8 +170,8 @@ func Start(ctx context.Context, o Options) (_ *Hub, err error) {
 		h.mc = &mc
 	}
 	if st, err := ReadState(o.RunDir); err == nil && !st.Stopped && (proc.Alive(st.Hub) || proc.Alive(st.Proxy)) {
-		return nil, fmt.Errorf("a hub is already running from %s (hub pid %d, proxy pid %d, %s): stop it with hubcap hub down --run-dir %s",
-			o.RunDir, st.Hub.PID, st.Proxy.PID, st.URL, o.RunDir)
+		return nil, fmt.Errorf("%w: %s (hub pid %d, proxy pid %d, %s): stop it with hubcap hub down --run-dir %s, or use another run directory",
+			ErrAlreadyRunning, o.RunDir, st.Hub.PID, st.Proxy.PID, st.URL, o.RunDir)
 	}
 	ports, err := pickPorts(o.Ports)
 	if err != nil {

@@ -21,6 +21,8 @@ var (
 	ErrProxy = errors.New("configurable-http-proxy failed")
 	// ErrPortBusy: a port that was asked for explicitly is taken.
 	ErrPortBusy = errors.New("port in use")
+	// ErrAlreadyRunning: the run directory's hub is still running.
+	ErrAlreadyRunning = errors.New("a hub is already running there")
 	// ErrStopped: the Hub has been stopped; start a new one.
 	ErrStopped = errors.New("hub harness already stopped")
 	// ErrNoState: no hubcap state file in the run directory.
