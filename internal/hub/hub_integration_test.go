@@ -319,3 +319,22 @@ func checkGone(t *testing.T, dir string) {
 		}
 	}
 }
+
+// BenchmarkRestart measures restarting an empty 5.5.1 hub: time to
+// healthy and peak RSS per restart (go test -bench Restart -benchtime 3x).
+func BenchmarkRestart(b *testing.B) {
+	h := hubtest.Start(b, hub.Options{Release: "5.5.1", Log: io.Discard})
+	var secs, peak float64
+	n := 0
+	for b.Loop() {
+		rep, err := h.Restart(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		secs += rep.SecondsToHealthy
+		peak += float64(rep.PeakRSS)
+		n++
+	}
+	b.ReportMetric(secs/float64(n), "s-to-healthy/op")
+	b.ReportMetric(peak/float64(n)/(1<<20), "peak-MiB/op")
+}
