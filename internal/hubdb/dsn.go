@@ -107,20 +107,20 @@ func ParseDSN(s string) (DSN, error) {
 		if after, ok := strings.CutPrefix(rest, "//"); ok {
 			switch {
 			case after == "" || after == "/":
-				return DSN{}, fmt.Errorf("%w: %q names an in-memory database; give the path of the hub's jupyterhub.sqlite", ErrBadDSN, s)
+				return DSN{}, fmt.Errorf("%w: %q names an in-memory database; give the path of the hub's jupyterhub.sqlite", ErrBadDSN, Redact(s))
 			case strings.HasPrefix(after, "//"):
 				return sqlitePath(after[1:], "") // sqlite:////abs
 			case strings.HasPrefix(after, "/"):
 				return sqlitePath(after, after[1:]) // sqlite:///x: /x, else x
 			default:
-				return DSN{}, fmt.Errorf("%w: %q has a host part; write sqlite:///abs/path or sqlite:relative/path", ErrBadDSN, s)
+				return DSN{}, fmt.Errorf("%w: %q has a host part; write sqlite:///abs/path or sqlite:relative/path", ErrBadDSN, Redact(s))
 			}
 		}
 		return sqlitePath(rest, "")
 	case "file":
 		if after, ok := strings.CutPrefix(rest, "//"); ok {
 			if !strings.HasPrefix(after, "/") {
-				return DSN{}, fmt.Errorf("%w: %q has a host part; write file:///abs/path", ErrBadDSN, s)
+				return DSN{}, fmt.Errorf("%w: %q has a host part; write file:///abs/path", ErrBadDSN, Redact(s))
 			}
 			rest = after
 		}
@@ -129,7 +129,7 @@ func ParseDSN(s string) (DSN, error) {
 		}
 		p, err := url.PathUnescape(rest)
 		if err != nil {
-			return DSN{}, fmt.Errorf("%w: %q: bad %%-escape in the path", ErrBadDSN, s)
+			return DSN{}, fmt.Errorf("%w: %q: bad %%-escape in the path", ErrBadDSN, Redact(s))
 		}
 		return sqlitePath(p, "")
 	case "postgres", "postgresql":

@@ -3,6 +3,7 @@ package hubdb
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 )
 
@@ -61,6 +62,9 @@ type StateStats struct {
 // Shape reads the shape of the database in one read-only transaction: one
 // GROUP BY over spawners joined to users, and one pass of totals.
 func (db *DB) Shape(ctx context.Context) (Shape, error) {
+	if db.be == nil {
+		return Shape{}, fmt.Errorf("%w: the database is closed", ErrRead)
+	}
 	var sh Shape
 	err := db.be.ReadTx(ctx, func(q querier) error {
 		var err error
