@@ -29,13 +29,16 @@ type sqliteHeader struct {
 // read-only and writes nothing.
 func readSQLiteHeader(path string) (sqliteHeader, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return sqliteHeader{}, notFoundErr(path)
+	}
 	if err != nil {
-		return sqliteHeader{}, fmt.Errorf("%w: cannot read %q: %v; check its permissions", ErrNotFound, path, err)
+		return sqliteHeader{}, fmt.Errorf("%w: cannot open %q: %v; check its permissions", ErrRead, path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return sqliteHeader{}, fmt.Errorf("%w: cannot stat %q: %v", ErrNotFound, path, err)
+		return sqliteHeader{}, fmt.Errorf("%w: cannot stat %q: %v", ErrRead, path, err)
 	}
 	if st.IsDir() {
 		return sqliteHeader{}, notSQLiteErr(path, "it is a directory (name the jupyterhub.sqlite file inside)")
