@@ -108,9 +108,10 @@ func (s *Sampler) loop(ctx context.Context) {
 // Sample takes one reading now (in addition to the periodic ones); callers
 // use it right before they stop a process, while VmHWM still exists.
 func (s *Sampler) Sample() error {
-	m, err := ReadMem(s.pid)
+	// Read under the lock: concurrent readings must land in time order.
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	m, err := ReadMem(s.pid)
 	if err != nil {
 		if s.err == nil {
 			s.err = err
