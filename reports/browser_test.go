@@ -94,6 +94,7 @@ type verifyResult struct {
 		Width   int    `json:"width"`
 		Height  int    `json:"height"`
 		Painted int    `json:"painted"`
+		Colored int    `json:"colored"`
 		Series  int    `json:"series"`
 		Points  int    `json:"points"`
 	} `json:"charts"`
@@ -138,6 +139,8 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	want := map[string]bool{chartTimeline: true, chartLatency: true, chartErrors: true, chartModel: true, chartDBShape: true}
 	for _, c := range v.Charts {
+		t.Logf("chart %-15s %4dx%-4d painted %6d px (%d in series colours), %d series, %d points",
+			c.ID, c.Width, c.Height, c.Painted, c.Colored, c.Series, c.Points)
 		delete(want, c.ID)
 		total := c.Width * c.Height
 		switch {
@@ -145,6 +148,8 @@ func TestReportInBrowser(t *testing.T) {
 			t.Errorf("chart %s: no canvas", c.ID)
 		case total == 0 || c.Painted < total/100:
 			t.Errorf("chart %s: %d of %d canvas pixels painted; looks blank", c.ID, c.Painted, total)
+		case c.Colored < 1000:
+			t.Errorf("chart %s: only %d pixels in series colours; the data was not drawn", c.ID, c.Colored)
 		case c.Series == 0 || c.Points == 0:
 			t.Errorf("chart %s: %d series with %d points", c.ID, c.Series, c.Points)
 		}

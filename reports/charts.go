@@ -195,6 +195,23 @@ func BuildTimeline(res *Results, w, aw Windows) timeline {
 
 func minutes(d time.Duration) float64 { return d.Minutes() }
 
+// timeLabels hides the label at the axis end, which ECharts would print
+// next to the last regular tick (…, 12, 13).
+func timeLabels() *opts.AxisLabel {
+	return &opts.AxisLabel{ShowMinLabel: opts.Bool(true), ShowMaxLabel: opts.Bool(false)}
+}
+
+// axisEnd is the end of a time axis in minutes: the end of the last window,
+// rounded up to a whole minute (a tenth of a minute for runs under two
+// minutes) so the last tick label is a round number.
+func axisEnd(w Windows) float64 {
+	m := minutes(time.Duration(w.N) * w.Width)
+	if m >= 2 {
+		return math.Ceil(m - 1e-9)
+	}
+	return math.Ceil(m*10-1e-9) / 10
+}
+
 func windowPairs(w Windows, vals []float64, scale float64) []opts.LineData {
 	ps := make([]xy, 0, len(vals))
 	for i, v := range vals {
@@ -205,7 +222,7 @@ func windowPairs(w Windows, vals []float64, scale float64) []opts.LineData {
 
 func timelineChart(t timeline, limitBytes float64) (*chartSpec, error) {
 	const height = 660
-	xmax := round(minutes(time.Duration(t.Windows.N)*t.Windows.Width), 6)
+	xmax := axisEnd(t.Windows)
 	grids := []opts.Grid{
 		{Left: "70", Right: "70", Top: "50", Height: "180"},
 		{Left: "70", Right: "70", Top: "285", Height: "120"},
@@ -213,7 +230,7 @@ func timelineChart(t timeline, limitBytes float64) (*chartSpec, error) {
 	}
 	xa := func(grid int, name string) opts.XAxis {
 		return opts.XAxis{Type: "value", GridIndex: grid, Min: 0, Max: xmax, Name: name,
-			NameLocation: "middle", NameGap: 25, AxisLabel: &opts.AxisLabel{Formatter: "{value}"}}
+			NameLocation: "middle", NameGap: 25, AxisLabel: timeLabels()}
 	}
 	l := baseLine(chartTimeline, height)
 	l.SetGlobalOptions(
@@ -270,7 +287,7 @@ func timelineChart(t timeline, limitBytes float64) (*chartSpec, error) {
 
 // limitOnScale reports whether the memory limit is drawn on the RSS axis:
 // when the peak reaches half of it. Further away, drawing it would flatten
-// the RSS curve, so the axis name states the limit instead.
+// the RSS curve, so the page states the limit in words instead.
 func limitOnScale(rss []float64, limit float64) bool {
 	peak := 0.0
 	for _, v := range rss {
@@ -287,8 +304,6 @@ func rssAxis(rss []float64, limit float64) opts.YAxis {
 	case limit <= 0:
 	case limitOnScale(rss, limit):
 		y.Max = round(limit*1.08/(1<<20), 3)
-	default:
-		y.Name = "hub RSS (MiB; limit " + fmtBytes(limit) + " off scale)"
 	}
 	return y
 }
@@ -316,7 +331,7 @@ func latencyChart(phases []phaseWindows, w Windows) (*chartSpec, error) {
 	var grids []opts.Grid
 	var titles []map[string]any
 	colW := 100.0 / float64(cols)
-	xmax := round(minutes(time.Duration(w.N)*w.Width), 6)
+	xmax := axisEnd(w)
 	qColors := []string{colBlue, colOrange, colRed}
 	for i, ph := range phases {
 		r, c := i/cols, i%cols
@@ -327,7 +342,7 @@ func latencyChart(phases []phaseWindows, w Windows) (*chartSpec, error) {
 			Top: strconv.Itoa(gtop), Height: strconv.Itoa(cell - 90),
 		})
 		titles = append(titles, map[string]any{
-			"text": ph.Label, "left": fmtPercent(left), "top": gtop - 28,
+			"text": ph.Label, "left": fmtPercent(left), "top": gtop - 38,
 			"textStyle": map[string]any{"fontSize": 13, "fontWeight": "bold"},
 		})
 		// Seconds when the phase is slow, else milliseconds.
@@ -335,7 +350,7 @@ func latencyChart(phases []phaseWindows, w Windows) (*chartSpec, error) {
 		if finite(ph.All.P99) && ph.All.P99 >= 2000 {
 			unit, scale = "s", 1.0/1000
 		}
-		xAxis := opts.XAxis{Type: "value", GridIndex: i, Min: 0, Max: xmax}
+		xAxis := opts.XAxis{Type: "value", GridIndex: i, Min: 0, Max: xmax, AxisLabel: timeLabels()}
 		if r == rows-1 || i+cols >= n {
 			xAxis.Name, xAxis.NameLocation, xAxis.NameGap = "minutes", "middle", 22
 		}

@@ -230,3 +230,17 @@ func FuzzReadNDJSON(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadNDJSON reads the fixture (~1000 lines); b.SetBytes gives MB/s.
+func BenchmarkReadNDJSON(b *testing.B) {
+	full, err := os.ReadFile(fixturePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(full)))
+	for b.Loop() {
+		if _, err := ReadNDJSON(bytes.NewReader(full)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -72,7 +72,7 @@ type page struct {
 	Subtitle   string
 	Assessment Assessment
 	LevelClass string
-	CutShort   []string
+	CutShort   string // why the run counts as cut short, "" when it completed
 
 	Verdict     *verdictView
 	Timeline    *timelineView
@@ -107,11 +107,12 @@ type thresholdView struct {
 }
 
 type timelineView struct {
-	Chart   *chartSpec
-	Summary []row
-	Windows []row
-	Width   string
-	Missing []string
+	Chart     *chartSpec
+	LimitNote string
+	Summary   []row
+	Windows   []row
+	Width     string
+	Missing   []string
 }
 
 type latencyView struct {
@@ -160,11 +161,7 @@ func buildPage(in Input) (*page, error) {
 	res := in.Results
 	p.Assessment = Assess(in)
 	p.LevelClass = strings.ToLower(p.Assessment.Level.String())
-	for _, r := range p.Assessment.Reasons {
-		if strings.HasPrefix(r, "run cut short") {
-			p.CutShort = append(p.CutShort, r)
-		}
-	}
+	p.CutShort = cutShortWhy(res)
 	if res != nil && res.PointCount > 0 {
 		status := res.Status
 		if status == "" {
@@ -236,6 +233,28 @@ func buildPage(in Input) (*page, error) {
 	return p, nil
 }
 
+// cutShortWhy explains, in one sentence fragment, why a run counts as cut short.
+func cutShortWhy(res *Results) string {
+	if res == nil || !res.CutShort() {
+		return ""
+	}
+	var why []string
+	switch res.Status {
+	case "":
+		why = append(why, "there is no final "+MetricRunStatus+" marker")
+	case StatusInterrupted:
+		why = append(why, "the run was interrupted")
+	case StatusHubDied:
+		why = append(why, "the hub died")
+	case StatusAborted:
+		why = append(why, "a threshold aborted the run")
+	}
+	if res.TruncatedTail {
+		why = append(why, "the last line was incomplete")
+	}
+	return strings.Join(why, "; ")
+}
+
 func countMetrics(res *Results) int {
 	seen := map[string]bool{}
 	for _, s := range res.Series {
@@ -301,6 +320,9 @@ func buildTimelineView(res *Results, limit float64) (*timelineView, error) {
 	var err error
 	if v.Chart, err = timelineChart(t, limit); err != nil {
 		return nil, err
+	}
+	if limit > 0 && t.RSS != nil && !limitOnScale(t.RSS, limit) {
+		v.LimitNote = "The hub memory limit, " + fmtBytes(limit) + ", is more than twice the peak RSS and is not drawn."
 	}
 	type col struct {
 		name string

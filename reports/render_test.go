@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,6 +135,7 @@ func TestRenderContent(t *testing.T) {
 		"429 throttled (retried)",
 		"J = Σ R_u·S_u", "instructor", "5.3.0", "c.JupyterHub.cleanup_servers = False",
 		"Run of 12m01s from 2025-03-14 09:00:00 UTC, status: completed",
+		"The hub memory limit, 3.00 GiB, is more than twice the peak RSS and is not drawn.",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
@@ -175,7 +177,8 @@ func TestRenderTruncatedRunSaysCutShort(t *testing.T) {
 	in.Results = res
 	html := renderString(t, in, renderOptions{})
 	for _, want := range []string{`<span class="level">WARN</span>`, `id="cut-short"`, "Run cut short.",
-		"no final hubcap_run_status marker", "last line of the results was incomplete", "status: no status marker"} {
+		"no final hubcap_run_status marker", "last line of the results was incomplete", "status: no status marker",
+		"(there is no final hubcap_run_status marker; the last line was incomplete)"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("truncated report lacks %q", want)
 		}
@@ -334,5 +337,15 @@ func TestNoSobekImport(t *testing.T) {
 	}
 	if strings.Contains(string(out), "github.com/grafana/sobek") {
 		t.Error("package reports depends on github.com/grafana/sobek")
+	}
+}
+
+// BenchmarkRender renders the fixture report (placeholder library).
+func BenchmarkRender(b *testing.B) {
+	in := fixtureInput(b)
+	for b.Loop() {
+		if err := Render(io.Discard, in); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
