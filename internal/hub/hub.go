@@ -419,14 +419,15 @@ func (h *Hub) startHub(ctx context.Context) (StartReport, error) {
 	h.st.Starts++
 	n := h.st.Starts
 	timeout := h.st.StartTimeout
+	limit, mc, prefix := h.st.MemoryLimit, h.mc, h.st.CgroupPrefix
 	h.mu.Unlock()
-	rep := StartReport{Release: h.st.Release, Limit: h.st.MemoryLimit}
+	rep := StartReport{Release: h.st.Release, Limit: limit}
 
 	argv := []string{h.install.Bin("jupyterhub"), "-f", filepath.Join(h.st.RunDir, ConfigFile)}
 	var cg *proc.MemoryCgroup
-	if h.mc != nil {
+	if mc != nil {
 		var err error
-		if cg, err = h.mc.Create(fmt.Sprintf("%s-%d", h.st.CgroupPrefix, n), h.st.MemoryLimit); err != nil {
+		if cg, err = mc.Create(fmt.Sprintf("%s-%d", prefix, n), limit); err != nil {
 			return rep, err
 		}
 		argv = cg.WrapCommand(argv)
@@ -554,7 +555,7 @@ wait:
 			h.st.Release, c.p.PID, logPath, failure, timeout)
 	case ErrOOMKilled:
 		failure = fmt.Errorf("jupyterhub %s (pid %d, log %s): %w (limit %s; raise --memory-limit)",
-			h.st.Release, c.p.PID, logPath, failure, proc.FormatBytes(h.st.MemoryLimit))
+			h.st.Release, c.p.PID, logPath, failure, proc.FormatBytes(limit))
 	case ErrHubExited:
 		failure = fmt.Errorf("jupyterhub %s (pid %d, log %s): %w", h.st.Release, c.p.PID, logPath, failure)
 	}
