@@ -63,7 +63,7 @@ func TestChooseWindow(t *testing.T) {
 		{29 * time.Second, 30, time.Second},        // 29 windows of 1 s fit
 		{30 * time.Second, 30, 2 * time.Second},    // 31 windows of 1 s would not
 		{12 * time.Minute, 30, 30 * time.Second},   // 25 windows (a workshop's latency panels)
-		{12 * time.Minute, 120, 10 * time.Second},  // 73 windows (the timeline)
+		{12 * time.Minute, 120, 10 * time.Second},  // 73 windows (the Timeline)
 		{3 * time.Hour, 30, 10 * time.Minute},      // 19 windows
 		{100 * 24 * time.Hour, 30, 81 * time.Hour}, // beyond the nice list: whole hours, ≤ target windows
 		{-time.Second, 0, time.Second},             // nonsense input still gives a width
@@ -321,5 +321,30 @@ func TestBuildTimelineFromFixture(t *testing.T) {
 	}
 	if Summarize(tl.Active).Max != 30 || Summarize(tl.Running).Max != 28 {
 		t.Errorf("peaks: active %v running %v, want 30 and 28", Summarize(tl.Active).Max, Summarize(tl.Running).Max)
+	}
+}
+
+// hub_cpu_seconds as a cumulative gauge (the runtime's telemetry) and as a
+// k6 Counter of increments give the same cores.
+func TestBuildTimelineCPU(t *testing.T) {
+	w := NewWindows(t0, at(29), 10*time.Second)
+	gauge := resultsOf(t, lines(metricDecl("hub_cpu_seconds", "gauge"),
+		point("hub_cpu_seconds", 0, 50, ""), point("hub_cpu_seconds", 10, 51, ""),
+		point("hub_cpu_seconds", 20, 53, ""), point("hub_cpu_seconds", 29, 55.7, "")))
+	counter := resultsOf(t, lines(metricDecl("hub_cpu_seconds", "counter"),
+		point("hub_cpu_seconds", 9, 1, ""), point("hub_cpu_seconds", 19, 2, ""),
+		point("hub_cpu_seconds", 29, 3, "")))
+	// Gauge: +1 s in window 0, +2 s in window 1, +2.7 s over the 9 s of
+	// window 2 that samples cover: 0.1, 0.2 and 0.3 cores.
+	// Counter: increments 1, 2, 3 s per 10 s window: 0.1, 0.2, 0.3 cores.
+	want := []float64{0.1, 0.2, 0.3}
+	for name, res := range map[string]*Results{"gauge": gauge, "counter": counter} {
+		got := BuildTimeline(res, w, w).CPU
+		for i := range want {
+			if !near(got[i], want[i]) {
+				t.Errorf("%s: CPU = %v, want %v", name, got, want)
+				break
+			}
+		}
 	}
 }

@@ -103,8 +103,8 @@ func baseLine(id string, height int) *charts.Line {
 	return l
 }
 
-// timeline is the shared-time-axis view of the run.
-type timeline struct {
+// Timeline is the shared-time-axis view of the run.
+type Timeline struct {
 	Windows Windows
 	// Arrivals counts arrivals per window of Windows (for the table);
 	// ArrivalRate is arrivals per minute over the coarser ArrivalWindows
@@ -112,20 +112,22 @@ type timeline struct {
 	Arrivals       []float64
 	ArrivalWindows Windows
 	ArrivalRate    []float64
-	Active         []float64
-	Running        []float64
-	RSS            []float64 // bytes
-	CPU            []float64 // cores
-	Has            map[string]bool
+	Active         []float64 // attendees_active, gauge peak per window
+	Running        []float64 // hub_running_servers, gauge peak per window
+	RSS            []float64 // bytes (gauge peak per window)
+	CPU            []float64 // cores (NaN where no sample covers the window)
+	// Has records which telemetry metrics the results hold.
+	Has map[string]bool
 }
 
 // BuildTimeline aggregates the telemetry into the windows w (arrivals also
 // into aw): arrivals (a Counter summed, or a cumulative Gauge differenced),
 // active attendees, running servers and hub RSS (gauges, see GaugeWindows),
-// and hub CPU in cores (hub_cpu_seconds differenced, see IncreaseWindows,
-// over the window length).
-func BuildTimeline(res *Results, w, aw Windows) timeline {
-	t := timeline{Windows: w, ArrivalWindows: aw, Has: map[string]bool{}}
+// and hub CPU in cores (hub_cpu_seconds, a cumulative gauge, differenced —
+// see IncreaseWindows — over the time its samples cover in the window; a
+// hub_cpu_seconds declared as a Counter holds increments and is summed).
+func BuildTimeline(res *Results, w, aw Windows) Timeline {
+	t := Timeline{Windows: w, ArrivalWindows: aw, Has: map[string]bool{}}
 	gauge := func(metric string) []float64 {
 		ss := res.SeriesOf(metric)
 		if len(ss) == 0 {
@@ -172,7 +174,16 @@ func BuildTimeline(res *Results, w, aw Windows) timeline {
 	t.Active = gauge(MetricActive)
 	t.Running = gauge(MetricHubRunning)
 	t.RSS = gauge(MetricHubRSS)
-	if cpu := increase(MetricHubCPU, w); cpu != nil {
+	if res.MetricType(MetricHubCPU) == metricTypeCounter {
+		// Declared as a k6 Counter, the samples are increments already.
+		if ss := res.SeriesOf(MetricHubCPU); len(ss) > 0 {
+			t.Has[MetricHubCPU] = true
+			t.CPU = SumWindows(mergePoints(ss), w)
+			for i := range t.CPU {
+				t.CPU[i] /= w.Width.Seconds()
+			}
+		}
+	} else if cpu := increase(MetricHubCPU, w); cpu != nil {
 		// Divide by the time the samples cover in each window, so the
 		// partial last window (or a gap after the hub died) is not a drop to 0.
 		covered := make([]time.Duration, w.N)
@@ -220,7 +231,7 @@ func windowPairs(w Windows, vals []float64, scale float64) []opts.LineData {
 	return pairs(ps)
 }
 
-func timelineChart(t timeline, limitBytes float64) (*chartSpec, error) {
+func timelineChart(t Timeline, limitBytes float64) (*chartSpec, error) {
 	const height = 660
 	xmax := axisEnd(t.Windows)
 	grids := []opts.Grid{

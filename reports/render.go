@@ -133,6 +133,7 @@ type errorsView struct {
 
 type modelView struct {
 	Chart    *chartSpec
+	Curve    []row // size, fitted, band lower, band upper
 	Terms    []string
 	Formula  string
 	Measured []row
@@ -225,6 +226,22 @@ func buildPage(in Input) (*page, error) {
 			{Cells: []string{"points", fmtCount(float64(res.PointCount))}},
 			{Cells: []string{"metrics with points", fmtCount(float64(countMetrics(res)))}},
 			{Cells: []string{"series (metric × tag set)", fmtCount(float64(len(res.Series)))}},
+		}
+		total := func(metric string) (float64, bool) {
+			pts := mergePoints(res.SeriesOf(metric))
+			return Summarize(values(pts)).Sum, len(pts) > 0
+		}
+		if n, ok := total(MetricIterations); ok {
+			p.Input = append(p.Input, row{Cells: []string{"iterations completed", fmtCount(n)}})
+		}
+		if pts := mergePoints(res.SeriesOf(MetricVUs)); len(pts) > 0 {
+			p.Input = append(p.Input, row{Cells: []string{"peak VUs", fmtCount(Summarize(values(pts)).Max)}})
+		}
+		if n, ok := total(MetricDataReceived); ok {
+			p.Input = append(p.Input, row{Cells: []string{"data received", fmtBytes(n)}})
+		}
+		if n, ok := total(MetricDataSent); ok {
+			p.Input = append(p.Input, row{Cells: []string{"data sent", fmtBytes(n)}})
 		}
 		if res.TruncatedTail {
 			p.Input = append(p.Input, row{Cells: []string{"incomplete last line", "dropped"}, Class: "warn"})
@@ -447,7 +464,11 @@ func buildErrorsView(res *Results) (*errorsView, error) {
 		v.Throttled = fmtCount(thr)
 	}
 	if ss := res.SeriesOf(MetricDroppedIters); len(ss) > 0 {
-		v.Dropped = fmtCount(Summarize(values(mergePoints(ss))).Sum)
+		n := Summarize(values(mergePoints(ss))).Sum
+		v.Dropped = fmtCount(n) + " iteration"
+		if n != 1 {
+			v.Dropped += "s"
+		}
 	}
 	for _, c := range CheckCounts(res) {
 		cls := "ok"
@@ -488,6 +509,30 @@ func buildModelView(m *CapacityModel, planned float64) (*modelView, error) {
 	sort.SliceStable(meas, func(i, j int) bool { return meas[i].Size < meas[j].Size })
 	for _, p := range meas {
 		v.Measured = append(v.Measured, row{Cells: []string{fmtCount(p.Size), fmtBytes(p.Bytes), p.Label}})
+	}
+	// The curve and band as a table, merged by size.
+	type cb struct{ fit, lo, hi float64 }
+	bySize := map[float64]*cb{}
+	get := func(s float64) *cb {
+		if bySize[s] == nil {
+			bySize[s] = &cb{math.NaN(), math.NaN(), math.NaN()}
+		}
+		return bySize[s]
+	}
+	for _, p := range m.Fitted {
+		get(p.Size).fit = p.Bytes
+	}
+	for _, p := range m.Band {
+		get(p.Size).lo, get(p.Size).hi = p.Lower, p.Upper
+	}
+	sizes := make([]float64, 0, len(bySize))
+	for s := range bySize {
+		sizes = append(sizes, s)
+	}
+	sort.Float64s(sizes)
+	for _, s := range sizes {
+		c := bySize[s]
+		v.Curve = append(v.Curve, row{Cells: []string{fmtCount(s), fmtBytes(c.fit), fmtBytes(c.lo), fmtBytes(c.hi)}})
 	}
 	if m.LimitBytes > 0 {
 		v.Summary = append(v.Summary, kv{"memory limit", fmtBytes(m.LimitBytes)})
