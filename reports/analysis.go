@@ -364,7 +364,7 @@ type PhaseLatency struct {
 	Points        []Point // time order
 }
 
-// Label names the phase, with its metric when several metrics carry it.
+// label names the phase, with its metric when several metrics carry it.
 func (p PhaseLatency) label(dup bool) string {
 	if dup {
 		return p.Phase + " (" + p.Metric + ")"
