@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -115,12 +116,27 @@ type instance struct {
 	gen        uint64 // unique per registration: keys its auth cache entries
 	registered time.Time
 
+	lastActivity atomic.Int64 // unix nanoseconds of the last API or kernel activity
+
 	mu       sync.Mutex
 	gone     bool
 	kernels  map[string]*kernelState
 	sessions map[string]*session
 	fs       *contentsFS
 	conns    map[*wsConn]struct{}
+}
+
+// touch records activity now (API requests, kernel messages).
+func (inst *instance) touch(now time.Time) { inst.lastActivity.Store(now.UnixNano()) }
+
+// lastActive is jupyter_server's last_activity(): the latest of the start
+// and of any activity.
+func (inst *instance) lastActive() time.Time {
+	t := inst.registered
+	if n := inst.lastActivity.Load(); n != 0 && time.Unix(0, n).After(t) {
+		t = time.Unix(0, n).UTC()
+	}
+	return t
 }
 
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, p string) {
@@ -259,6 +275,9 @@ func (s *Server) Register(reg Registration) error {
 	s.mu.Unlock()
 	if jerr != nil {
 		s.log.Error("fleet: state file write failed", "err", jerr)
+	}
+	if s.activity != nil {
+		s.activity.schedule(inst, inst.registered)
 	}
 	for _, o := range []*instance{old, displaced} {
 		if o != nil {
@@ -423,6 +442,11 @@ func (s *Server) openJournal(path string) error {
 		}
 		s.servers[k] = inst
 		s.prefixes[reg.BaseURL] = inst
+	}
+	if s.activity != nil {
+		for _, inst := range s.servers {
+			s.activity.schedule(inst, inst.registered)
+		}
 	}
 	j := &journal{path: path}
 	if err := j.rewrite(s.servers); err != nil {

@@ -137,6 +137,10 @@ func TestLongestPrefixDispatch(t *testing.T) {
 	if inst == nil || inst.reg.ServerName != "" || rest != "s2/api/status" {
 		t.Fatalf("lookup(/user/alice/s2/...) = %v, %q", inst, rest)
 	}
+	inst, _, exact := f.s.lookup("/user/alice/s1")
+	if inst == nil || inst.reg.ServerName != "s1" || !exact {
+		t.Fatalf("lookup(/user/alice/s1) = %v, exact %v; want s1's base URL without its slash", inst, exact)
+	}
 	if inst, _, _ := f.s.lookup("/user/bob/api"); inst != nil {
 		t.Fatalf("lookup of an unregistered user found %v", inst.reg.BaseURL)
 	}

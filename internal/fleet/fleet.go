@@ -95,6 +95,10 @@ type Config struct {
 	MaxMessageBytes int64
 	// MaxSleep caps time.sleep in cells. 0 = 60 s.
 	MaxSleep time.Duration
+	// ActivityInterval is how often each server reports its last activity
+	// to the hub (JUPYTERHUB_ACTIVITY_INTERVAL, ±10 % jitter; the first
+	// report follows the registration). 0 = 300 s; negative = never.
+	ActivityInterval time.Duration
 }
 
 // Validate reports every problem with c at once.
@@ -158,6 +162,9 @@ func (c *Config) setDefaults() {
 	if c.MaxSleep <= 0 {
 		c.MaxSleep = 60 * time.Second
 	}
+	if c.ActivityInterval == 0 {
+		c.ActivityInterval = 300 * time.Second
+	}
 	c.URL = strings.TrimRight(c.URL, "/")
 }
 
@@ -181,8 +188,9 @@ type Server struct {
 	gen      atomic.Uint64
 	journal  *journal
 
-	auth   *ttlCache[*identity]
-	states *ttlCache[oauthState]
+	auth     *ttlCache[*identity]
+	states   *ttlCache[oauthState]
+	activity *activity // nil when reports are off
 
 	lifeMu  sync.Mutex
 	closed  bool
@@ -248,6 +256,9 @@ func Open(cfg Config) (*Server, error) {
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   4096,
 		WriteBufferSize:  4096,
+	}
+	if cfg.ActivityInterval > 0 {
+		s.startActivity(cfg.ActivityInterval)
 	}
 	var err error
 	if cfg.StateFile != "" {
@@ -340,6 +351,9 @@ func (s *Server) Close() error {
 		c.close()
 	}
 	s.connsWG.Wait()
+	if s.activity != nil {
+		s.activity.stop()
+	}
 	s.mu.Lock()
 	if s.journal != nil {
 		if err := s.journal.close(); err != nil && first == nil {
@@ -390,6 +404,12 @@ func (s *Server) lookup(p string) (inst *instance, rest string, exact bool) {
 	if len(s.prefixes) == 0 {
 		return nil, "", false
 	}
+	if !strings.HasSuffix(p, "/") {
+		// /user/alice/s1 is server s1's, not /user/alice/'s (as the proxy routes it)
+		if inst := s.prefixes[p+"/"]; inst != nil {
+			return inst, "", true
+		}
+	}
 	for i := len(p) - 1; i >= 0; i-- {
 		if p[i] != '/' {
 			continue
@@ -397,9 +417,6 @@ func (s *Server) lookup(p string) (inst *instance, rest string, exact bool) {
 		if inst := s.prefixes[p[:i+1]]; inst != nil {
 			return inst, p[i+1:], false
 		}
-	}
-	if inst := s.prefixes[p+"/"]; inst != nil {
-		return inst, "", true
 	}
 	return nil, "", false
 }

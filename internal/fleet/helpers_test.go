@@ -29,6 +29,12 @@ type fakeHub struct {
 
 	userCalls  atomic.Int64
 	tokenCalls atomic.Int64
+	activity   []activityPost
+}
+
+type activityPost struct {
+	user, auth string
+	body       map[string]any
 }
 
 type hubModel struct {
@@ -37,7 +43,7 @@ type hubModel struct {
 	Scopes []string `json:"scopes"`
 }
 
-func newFakeHub(t *testing.T) *fakeHub {
+func newFakeHub(t testing.TB) *fakeHub {
 	t.Helper()
 	h := &fakeHub{users: map[string]hubModel{}, codes: map[string]string{}}
 	mux := http.NewServeMux()
@@ -73,6 +79,14 @@ func newFakeHub(t *testing.T) *fakeHub {
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]string{"access_token": tok, "token_type": "Bearer"})
+	})
+	mux.HandleFunc("POST /hub/api/users/{user}/activity", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		h.mu.Lock()
+		h.activity = append(h.activity, activityPost{user: r.PathValue("user"), auth: r.Header.Get("Authorization"), body: body})
+		h.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
 	})
 	h.srv = httptest.NewServer(mux)
 	t.Cleanup(h.srv.Close)

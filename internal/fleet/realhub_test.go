@@ -27,7 +27,7 @@ import (
 // configurable-http-proxy, using FleetSpawner against an in-process fleet.
 // Test-only; internal/hub is the full harness.
 type realHub struct {
-	t            *testing.T
+	t            testing.TB
 	dir          string
 	proxyURL     string // public URL (through the proxy)
 	serviceToken string
@@ -61,7 +61,7 @@ func findHubcapRoot() (string, error) {
 
 // requireHub returns the jupyterhub executable of release and the proxy,
 // skipping (failing with HUBCAP_REQUIRE_HUBS=1) when not installed.
-func requireHub(t *testing.T, release string) (jupyterhub, chp string) {
+func requireHub(t testing.TB, release string) (jupyterhub, chp string) {
 	t.Helper()
 	skip := func(why string) {
 		t.Helper()
@@ -88,7 +88,7 @@ func requireHub(t *testing.T, release string) (jupyterhub, chp string) {
 	return jupyterhub, chp
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -106,7 +106,7 @@ func randomHex(n int) string {
 
 // startGroup starts cmd in its own process group; the returned stop (also
 // run in t.Cleanup) sends the group SIGTERM, then SIGKILL after grace.
-func startGroup(t *testing.T, cmd *exec.Cmd, grace time.Duration) (stop func()) {
+func startGroup(t testing.TB, cmd *exec.Cmd, grace time.Duration) (stop func()) {
 	t.Helper()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -131,7 +131,7 @@ func startGroup(t *testing.T, cmd *exec.Cmd, grace time.Duration) (stop func()) 
 	return stop
 }
 
-func startRealHub(t *testing.T, release string, opts SpawnerOptions) *realHub {
+func startRealHub(t testing.TB, release string, opts SpawnerOptions) *realHub {
 	t.Helper()
 	jupyterhub, chp := requireHub(t, release)
 	dir := t.TempDir()

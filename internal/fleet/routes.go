@@ -41,6 +41,9 @@ func (s *Server) serveInstance(w http.ResponseWriter, r *http.Request, inst *ins
 	case rest == "lab" || strings.HasPrefix(rest, "lab/") || rest == "tree" || strings.HasPrefix(rest, "tree/"):
 		s.servePage(w, r, inst, rest)
 	case strings.HasPrefix(rest, "api/"):
+		if rest != "api/status" { // jupyter_server does not count status polls as activity
+			inst.touch(s.now())
+		}
 		s.serveAPI(w, r, inst, rest[len("api/"):])
 	case strings.HasPrefix(rest, "files/"):
 		s.serveFile(w, r, inst, rest[len("files/"):])
@@ -177,12 +180,11 @@ func (s *Server) apiStatus(w http.ResponseWriter, inst *instance) {
 		conns += k.connections()
 	}
 	inst.mu.Unlock()
-	last := inst.registered
 	writeJSON(w, http.StatusOK, map[string]any{
 		"connections":   conns,
 		"kernels":       kernels,
-		"last_activity": isoTime(s.now()),
-		"started":       isoTime(last),
+		"last_activity": isoTime(inst.lastActive()),
+		"started":       isoTime(inst.registered),
 	})
 }
 

@@ -257,6 +257,7 @@ func (wc *wsConn) status(req kernel.Message, state string) {
 
 func (wc *wsConn) touch() {
 	now := wc.s.now()
+	wc.inst.touch(now)
 	wc.k.mu.Lock()
 	wc.k.lastActivity = now
 	wc.k.mu.Unlock()
