@@ -52,6 +52,9 @@ type TransportOptions struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// MaxBody bounds a response body (default DefaultMaxBody).
 	MaxBody int64
+	// NoErrorSamples leaves MetricErrors to the caller (attendee sessions
+	// count one error per failed phase instead of one per failed request).
+	NoErrorSamples bool
 }
 
 // Transport is the HTTP plumbing shared by the admin client and the attendee
@@ -80,6 +83,7 @@ type Transport struct {
 	now      func() time.Time
 	sleep    func(ctx context.Context, d time.Duration) error
 	maxBody  int64
+	noErrs   bool
 	secretMu sync.RWMutex
 }
 
@@ -95,6 +99,7 @@ func NewTransport(o TransportOptions) *Transport {
 		now:     o.Now,
 		sleep:   o.Sleep,
 		maxBody: o.MaxBody,
+		noErrs:  o.NoErrorSamples,
 	}
 	if o.HTTP != nil {
 		c := *o.HTTP
@@ -241,6 +246,8 @@ type Request struct {
 	Expect func(status int) bool
 	// Tags are added to this request's samples.
 	Tags map[string]string
+	// Metric overrides the transport's DurationMetric for this request.
+	Metric string
 }
 
 // Statuses returns an Expect function accepting exactly the given statuses.
@@ -536,8 +543,12 @@ func (t *Transport) tagsFor(req *Request, extra map[string]string) map[string]st
 }
 
 func (t *Transport) emitDuration(req *Request, status int, d time.Duration, at time.Time) {
+	metric := t.metric
+	if req.Metric != "" {
+		metric = req.Metric
+	}
 	t.sink.AddSample(samples.Sample{
-		Metric: t.metric,
+		Metric: metric,
 		Time:   at,
 		Value:  float64(d) / float64(time.Millisecond),
 		Tags: t.tagsFor(req, map[string]string{
@@ -559,6 +570,9 @@ func (t *Transport) emitData(req *Request, sent, received int64) {
 }
 
 func (t *Transport) count(metric string, req *Request, extra map[string]string) {
+	if metric == MetricErrors && t.noErrs {
+		return
+	}
 	tags := t.tagsFor(req, extra)
 	if metric == MetricErrors || metric == MetricThrottled {
 		tags["phase"] = req.Phase
@@ -603,4 +617,18 @@ func responseHeadSize(r *http.Response) int64 {
 		}
 	}
 	return int64(n + 2)
+}
+
+// ErrorFor builds the *APIError for an answer the caller did not expect
+// (with Expect: AnyStatus the transport accepts every status; browser flows
+// then decide): message from the body, scopes, hint, path without query.
+func (t *Transport) ErrorFor(req *Request, resp *Response) *APIError {
+	u := resp.URL
+	if u == nil {
+		u, _ = url.Parse(req.URL)
+		if u == nil {
+			u = &url.URL{}
+		}
+	}
+	return t.apiError(req, u, resp)
 }
