@@ -24,6 +24,9 @@ import (
 const (
 	wsWriteTimeout = 10 * time.Second
 	shellQueueLen  = 32
+	// maxConnsPerServer bounds one server's kernel websockets (each costs
+	// two goroutines and its buffers).
+	maxConnsPerServer = 64
 )
 
 // ipykernel 6.29's kernel_info_reply, reduced.
@@ -73,6 +76,13 @@ func (s *Server) serveChannels(w http.ResponseWriter, r *http.Request, inst *ins
 		writeJSONError(w, http.StatusBadRequest, "websocket upgrade required")
 		return
 	}
+	inst.mu.Lock()
+	busy := len(inst.conns) >= maxConnsPerServer
+	inst.mu.Unlock()
+	if busy {
+		writeJSONError(w, http.StatusServiceUnavailable, fmt.Sprintf("hubcap fleet: this server already has %d kernel websockets; close some", maxConnsPerServer))
+		return
+	}
 	c, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader replied
@@ -87,7 +97,7 @@ func (s *Server) serveChannels(w http.ResponseWriter, r *http.Request, inst *ins
 	defer wc.close()
 
 	inst.mu.Lock()
-	if inst.gone {
+	if inst.gone || len(inst.conns) >= maxConnsPerServer {
 		inst.mu.Unlock()
 		return
 	}
