@@ -202,6 +202,11 @@ func TestIntegrationAttendees(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	for _, p := range []Phase{PhaseStopServer, PhaseLogout} {
+		if ok, failed := countOK(buf, PhaseMetric[p]); ok != n || failed != 0 {
+			t.Errorf("%s: %d ok, %d failed samples; want %d ok", p, ok, failed, n)
+		}
+	}
 	stopped, err := admin.Shape(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -202,9 +202,13 @@ func TestIntegrationAdminClient(t *testing.T) {
 		if !errors.As(err, &ae) || !contains(ae.Scopes, "read:metrics") {
 			t.Errorf("Metrics with read:hub only: %v", err)
 		}
-		_, err = New(Config{BaseURL: sh.h.URL(), Token: "wrong-token-value"})
+		wc, err := New(Config{BaseURL: sh.h.URL(), Token: "wrong-token-value"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		_, err = wc.Info(ctx)
+		if !errors.As(err, &ae) || !errors.Is(err, ErrForbidden) || len(ae.Scopes) != 0 || !strings.Contains(ae.Hint, "invalid or expired") {
+			t.Errorf("Info with a wrong token: %v", err)
 		}
 	})
 

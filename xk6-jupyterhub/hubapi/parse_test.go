@@ -421,7 +421,9 @@ func TestConfigRedaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := Token{ID: "a1", Token: secret, User: "u"}
-	for _, v := range []any{cfg, &cfg, c, tok, &tok, []any{cfg}, struct{ C Config }{cfg}} {
+	req := &Request{Method: "GET", URL: "http://h/hub/api/users?token=" + secret, Header: map[string][]string{"Authorization": {"token " + secret}}}
+	resp := &Response{Status: 200, Header: map[string][]string{"Set-Cookie": {"c=" + secret}}, Body: []byte(secret)}
+	for _, v := range []any{cfg, &cfg, c, tok, &tok, []any{cfg}, struct{ C Config }{cfg}, c.Transport(), req, resp} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
 			if s := fmt.Sprintf(verb, v); strings.Contains(s, secret) {
 				t.Errorf("%s of %T reveals the token: %s", verb, v, s)

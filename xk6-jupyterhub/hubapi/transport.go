@@ -632,3 +632,45 @@ func (t *Transport) ErrorFor(req *Request, resp *Response) *APIError {
 	}
 	return t.apiError(req, u, resp)
 }
+
+// String describes the transport without its secrets.
+func (t *Transport) String() string {
+	return fmt.Sprintf("hubapi.Transport{UserAgent:%q Timeout:%s Retry:%+v}", t.ua, t.timeout, t.retry)
+}
+
+// GoString is String.
+func (t *Transport) GoString() string { return t.String() }
+
+// Format prints String for every verb: no verb reveals the secrets.
+func (t *Transport) Format(f fmt.State, verb rune) { fmt.Fprint(f, t.String()) }
+
+// String describes the request without headers, body or query (which may
+// carry tokens, cookies or passwords).
+func (r *Request) String() string {
+	path := "<unparsable>"
+	if u, err := url.Parse(r.URL); err == nil {
+		path = u.Path
+	}
+	return fmt.Sprintf("hubapi.Request{%s %s endpoint=%s phase=%s body=%dB}", methodOf(r), path, r.Endpoint, r.Phase, len(r.Body))
+}
+
+// GoString is String.
+func (r *Request) GoString() string { return r.String() }
+
+// Format prints String for every verb.
+func (r *Request) Format(f fmt.State, verb rune) { fmt.Fprint(f, r.String()) }
+
+// String describes the response without headers (Set-Cookie) or body.
+func (r *Response) String() string {
+	path := ""
+	if r.URL != nil {
+		path = r.URL.Path
+	}
+	return fmt.Sprintf("hubapi.Response{%d %s attempts=%d body=%dB}", r.Status, path, r.Attempts, len(r.Body))
+}
+
+// GoString is String.
+func (r *Response) GoString() string { return r.String() }
+
+// Format prints String for every verb.
+func (r *Response) Format(f fmt.State, verb rune) { fmt.Fprint(f, r.String()) }
