@@ -156,7 +156,7 @@ type pagination struct {
 // ListUsers pages through GET /hub/api/users with the pagination media type
 // (Accept: application/jupyterhub-pagination+json), following
 // _pagination.next.offset. A hub that answers a plain list instead is paged by
-// offset/limit until a short page. Users are de-duplicated by name: a listing
+// offset/limit until a page is empty or brings no new user. Users are de-duplicated by name: a listing
 // taken while users are added or removed is not a snapshot.
 func (c *Client) ListUsers(ctx context.Context, o ListOptions) ([]User, error) {
 	limit := o.PageSize
@@ -189,7 +189,9 @@ func (c *Client) ListUsers(ctx context.Context, o ListOptions) ([]User, error) {
 			if err := json.Unmarshal(body, &items); err != nil {
 				return out, fmt.Errorf("GET /hub/api/users: %w: %v", ErrBadResponse, err)
 			}
-			if len(items) >= limit {
+			// the hub may cap limit below what was asked: go on until a
+			// page is empty or brings no new user (a hub ignoring offset)
+			if len(items) > 0 {
 				n := offset + len(items)
 				next = &n
 			}
