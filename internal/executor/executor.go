@@ -254,11 +254,11 @@ func ParseConfig(name string, raw map[string]any) (Config, []error) {
 	prefix := fmt.Sprintf("scenarios.%s", name)
 	typ, _ := raw["executor"].(string)
 	if typ == "" {
-		return nil, []error{fmt.Errorf("%w: %s: executor: missing; use one of %s", ErrInvalidConfig, prefix, strings.Join(Types(), ", "))}
+		return nil, []error{configError(fmt.Errorf("%s: executor: missing; use one of %s", prefix, strings.Join(Types(), ", ")))}
 	}
 	f, ok := factories[typ]
 	if !ok {
-		return nil, []error{fmt.Errorf("%w: %s: executor: %w %q; use one of %s", ErrInvalidConfig, prefix, ErrUnknownExecutor, typ, strings.Join(Types(), ", "))}
+		return nil, []error{configError(fmt.Errorf("%s: executor: %w %q; use one of %s", prefix, ErrUnknownExecutor, typ, strings.Join(Types(), ", ")))}
 	}
 	c := f(name)
 	d := &decoder{raw: raw, used: map[string]bool{"executor": true}}
@@ -282,13 +282,22 @@ func ParseConfig(name string, raw map[string]any) (Config, []error) {
 		}
 	}
 	for i, err := range errs {
-		errs[i] = fmt.Errorf("%w: %s: %w", ErrInvalidConfig, prefix, err)
+		errs[i] = configError(fmt.Errorf("%s: %w", prefix, err))
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return c, nil
 }
+
+// invalidConfig is a configuration error that reads as its message alone
+// but matches ErrInvalidConfig.
+type invalidConfig struct{ err error }
+
+func (e invalidConfig) Error() string   { return e.err.Error() }
+func (e invalidConfig) Unwrap() []error { return []error{ErrInvalidConfig, e.err} }
+
+func configError(err error) error { return invalidConfig{err} }
 
 // decoder reads fields of a JSON object, collecting every problem.
 type decoder struct {

@@ -57,15 +57,15 @@ func NewEngine(reg *Registry, sets []*ThresholdSet) (*Engine, []error) {
 	for _, set := range sets {
 		m, ok := reg.Get(set.Key.Name)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w: thresholds[%q]: no metric %q; builtin metrics are %s, custom ones must be declared in the init context (new Trend(%q))",
-				ErrUnknownMetric, set.Key.Raw, set.Key.Name, builtinNames(), set.Key.Name))
+			errs = append(errs, tagged(ErrUnknownMetric, fmt.Errorf("thresholds[%q]: no metric %q; builtin metrics are %s, custom ones must be declared in the init context (new Trend(%q))",
+				set.Key.Raw, set.Key.Name, builtinNames(), set.Key.Name)))
 			continue
 		}
 		bad := false
 		for _, t := range set.Thresholds {
 			if !t.validFor(m.Kind) {
-				errs = append(errs, fmt.Errorf("%w: thresholds[%q]: %q uses %s but a %s metric has %s",
-					ErrAggregation, set.Key.Raw, t.Source, t.Key(), m.Kind, strings.Join(aggregationsFor(m.Kind), ", ")))
+				errs = append(errs, tagged(ErrAggregation, fmt.Errorf("thresholds[%q]: %q uses %s but a %s metric has %s",
+					set.Key.Raw, t.Source, t.Key(), m.Kind, strings.Join(aggregationsFor(m.Kind), ", "))))
 				bad = true
 			}
 		}
@@ -85,6 +85,14 @@ func NewEngine(reg *Registry, sets []*ThresholdSet) (*Engine, []error) {
 	sort.SliceStable(e.sets, func(i, j int) bool { return e.sets[i].set.Key.Raw < e.sets[j].set.Key.Raw })
 	return e, errs
 }
+
+// taggedError reads as its message but matches its sentinel.
+type taggedError struct{ sentinel, err error }
+
+func (e taggedError) Error() string   { return e.err.Error() }
+func (e taggedError) Unwrap() []error { return []error{e.sentinel, e.err} }
+
+func tagged(sentinel, err error) error { return taggedError{sentinel, err} }
 
 func builtinNames() string {
 	var names []string
@@ -123,13 +131,12 @@ func (e *Engine) AddSample(s samples.Sample) {
 			sub.sink.Add(s.Value)
 		}
 	}
-	path, hasGroup := s.Tags["group"]
-	if !hasGroup && m.Name != Checks {
-		return
-	}
-	g := e.group(path)
-	if m.Name == Checks {
-		g.check(s.Tags["check"], s.Value != 0)
+	// The group tree follows checks and group() calls, as k6's does.
+	switch m.Name {
+	case Checks:
+		e.group(s.Tags["group"]).check(s.Tags["check"], s.Value != 0)
+	case GroupDuration:
+		e.group(s.Tags["group"])
 	}
 }
 

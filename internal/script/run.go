@@ -1,0 +1,664 @@
+package script
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/grafana/sobek"
+
+	"github.com/hubcap-dev/hubcap/internal/executor"
+	"github.com/hubcap-dev/hubcap/internal/metrics"
+	"github.com/hubcap-dev/hubcap/internal/output"
+	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
+)
+
+// Options configure Run; the CLI fills them from flags.
+type Options struct {
+	// Script is the path of the main module.
+	Script string
+	// Env adds to __ENV (-e KEY=VALUE); with IncludeSystemEnv the
+	// process environment is included first, as k6 does by default.
+	Env              map[string]string
+	IncludeSystemEnv bool
+	// Overrides replace the script's vus/duration/iterations.
+	Overrides Overrides
+	// Segment and SegmentSequence override the options' execution segment.
+	Segment, SegmentSequence string
+	// Tags are added to every sample (--tag NAME=VALUE).
+	Tags map[string]string
+	// JSONOut, when set, receives k6's NDJSON stream (.gz compresses).
+	JSONOut string
+	// SummaryExport, when set, receives k6's JSON summary export.
+	SummaryExport string
+	// NoSummary disables the end-of-test summary and handleSummary.
+	NoSummary bool
+	// NoColor disables colors in the summary.
+	NoColor bool
+	// Quiet leaves out the run header.
+	Quiet bool
+	// Stdout receives the summary; Stderr logs and progress.
+	Stdout, Stderr io.Writer
+	// Progress chooses the live progress display; ProgressInterval is the
+	// period of plain progress lines (default 10s).
+	Progress         ProgressMode
+	ProgressInterval time.Duration
+	// Collectors push their samples into the run's stream.
+	Collectors []Collector
+	// Kill, when closed, stops everything at once (a second Ctrl-C): running
+	// iterations are interrupted, teardown and handleSummary are skipped,
+	// the summary and outputs are still written.
+	Kill <-chan struct{}
+	// Debug prints debug logs.
+	Debug bool
+}
+
+// Result is what a run measured.
+type Result struct {
+	ExitCode int
+	Snapshot *metrics.Snapshot
+	Options  *TestOptions
+	// Duration is the test run time (setup to teardown).
+	Duration time.Duration
+}
+
+// fanout forwards samples to every sink.
+type fanout struct {
+	sinks atomic.Pointer[[]samples.Sink]
+}
+
+func (f *fanout) AddSample(s samples.Sample) {
+	if p := f.sinks.Load(); p != nil {
+		for _, k := range *p {
+			k.AddSample(s)
+		}
+	}
+}
+
+func (f *fanout) set(sinks ...samples.Sink) { f.sinks.Store(&sinks) }
+
+// thresholdTick is how often thresholds are evaluated during the run.
+const thresholdTick = 2 * time.Second
+
+// Run compiles and runs a test script the way `k6 run` does. Cancelling ctx
+// is the first Ctrl-C: no new iterations start, running ones get their
+// scenario's gracefulStop, teardown runs and the summary is written. The
+// returned error, if any, maps to an exit code with ExitCode; Result is
+// non-nil whenever the test got to run.
+func Run(ctx context.Context, o Options) (res *Result, err error) {
+	res = &Result{}
+	defer func() { res.ExitCode = ExitCode(err) }()
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 10 * time.Second
+	}
+	tty := isTerminal(o.Stderr)
+	if o.Progress == ProgressAuto {
+		o.Progress = ProgressPlain
+		if tty {
+			o.Progress = ProgressTerminal
+		}
+	}
+	t := &term{w: o.Stderr, tty: tty}
+	log := &logger{t: t, start: time.Now(), debug: o.Debug}
+
+	prog, err := Compile(o.Script)
+	if err != nil {
+		return res, err
+	}
+
+	// Contexts: kill stops everything; hard also ends on test.abort() and
+	// on a failing abortOnFail threshold; ctx (the caller's) stops gracefully.
+	killCtx, killCancel := context.WithCancelCause(context.Background())
+	defer killCancel(nil)
+	if o.Kill != nil {
+		go func() {
+			select {
+			case <-o.Kill:
+				killCancel(ErrInterrupted)
+			case <-killCtx.Done():
+			}
+		}()
+	}
+	hardCtx, hardCancel := context.WithCancelCause(killCtx)
+	defer hardCancel(nil)
+	var abortReason atomic.Pointer[abortError]
+	var thresholdAbort atomic.Bool
+
+	fan := &fanout{}
+	reg := metrics.NewRegistry()
+	sh := &shared{prog: prog, reg: reg, sink: fan, env: buildEnv(o), log: log}
+	sh.abort = func(reason string) {
+		ae := &abortError{reason: reason}
+		abortReason.CompareAndSwap(nil, ae)
+		log.print("error", ae.Error(), "source=script")
+		hardCancel(ae)
+	}
+	initCtx, initCancel := context.WithCancel(hardCtx)
+	defer initCancel()
+	defer context.AfterFunc(ctx, initCancel)()
+
+	// The script's first instance reads the options and later runs setup,
+	// teardown and handleSummary (as k6's __VU 0).
+	vu0, err := newVU(initCtx, sh, 0)
+	if err != nil {
+		return res, initError(err, ctx)
+	}
+	for _, g := range prog.goModules() {
+		if d, ok := g.m.(MetricsDeclarer); ok {
+			for _, m := range d.Metrics() {
+				if err := reg.Register(m); err != nil {
+					return res, fmt.Errorf("%w: module %s: %w", ErrScript, g.path, err)
+				}
+			}
+		}
+	}
+	for _, c := range o.Collectors {
+		for _, m := range c.Metrics() {
+			if err := reg.Register(m); err != nil {
+				return res, fmt.Errorf("collector: %w", err)
+			}
+		}
+	}
+	raw, order, optsJS, err := exportedOptions(vu0)
+	if err != nil {
+		return res, err
+	}
+	sh.optsJS = optsJS
+	topts, errs := ParseOptions(raw, order, o.Overrides)
+	res.Options = topts
+	errs = append(errs, validateExec(topts.Scenarios, vu0.exported)...)
+	segS, seqS := topts.Segment, topts.SegmentSequence
+	if o.Segment != "" {
+		segS = o.Segment
+	}
+	if o.SegmentSequence != "" {
+		seqS = o.SegmentSequence
+	}
+	tuple, terr := tupleOf(segS, seqS)
+	if terr != nil {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidOptions, terr))
+	}
+	engine, eerrs := metrics.NewEngine(reg, topts.Thresholds)
+	for _, e := range eerrs {
+		errs = append(errs, fmt.Errorf("%w: options.%w", ErrInvalidOptions, e))
+	}
+	if len(errs) > 0 {
+		return res, errors.Join(errs...)
+	}
+	for _, w := range topts.Warnings {
+		log.print("warn", w)
+	}
+	var unknownOnce sync.Map
+	engine.OnUnknownMetric = func(name string) {
+		if _, dup := unknownOnce.LoadOrStore(name, true); !dup {
+			log.print("warn", fmt.Sprintf("samples of metric %q are dropped: it was never declared; declare it with new Trend(%q) (or Counter, Gauge, Rate) in the init context", name, name))
+		}
+	}
+	sh.tags = maps.Clone(topts.Tags)
+	if sh.tags == nil {
+		sh.tags = map[string]string{}
+	}
+	maps.Copy(sh.tags, o.Tags)
+	vu0.tags = maps.Clone(sh.tags)
+
+	var jsonOut *output.JSON
+	sinks := []samples.Sink{engine}
+	var outputs []string
+	if o.JSONOut != "" {
+		jsonOut, err = output.OpenJSON(o.JSONOut, describer(reg, topts.Thresholds))
+		if err != nil {
+			return res, err
+		}
+		defer jsonOut.Close()
+		sinks = append(sinks, jsonOut)
+		outputs = append(outputs, fmt.Sprintf("json (%s)", o.JSONOut))
+	}
+	fan.set(sinks...)
+
+	var nextID atomic.Uint64
+	sched, err := executor.NewScheduler(topts.Scenarios, executor.SchedulerOptions{
+		Tuple: tuple,
+		NewVU: func(ctx context.Context) (executor.VU, error) {
+			v, err := newVU(ctx, sh, nextID.Add(1))
+			if err != nil {
+				return nil, err
+			}
+			v.tags = maps.Clone(sh.tags)
+			return v, nil
+		},
+		Sink:   fan,
+		Tags:   sh.tags,
+		Logger: slog.New(&slogHandler{l: log}),
+	})
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
+	sh.state.Store(sched.State())
+	if !o.Quiet {
+		t.line(output.RenderHeader(headerInfo(o, prog, sched, outputs)))
+	}
+
+	if err := sched.Init(initCtx); err != nil {
+		return res, initError(err, ctx)
+	}
+	start := time.Now()
+	sh.start.Store(&start)
+
+	// Collectors, thresholds and progress run alongside.
+	bgCtx, bgCancel := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	stopBackground := sync.OnceFunc(func() { bgCancel(); bg.Wait() })
+	defer stopBackground()
+	for _, c := range o.Collectors {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			if err := c.Run(bgCtx, fan); err != nil && bgCtx.Err() == nil {
+				log.print("warn", "collector stopped: "+err.Error())
+			}
+		}()
+	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		tick := time.NewTicker(thresholdTick)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				if _, abort := engine.Thresholds(time.Since(start), true); abort && thresholdAbort.CompareAndSwap(false, true) {
+					log.print("error", "a threshold with abortOnFail failed; stopping the test")
+					hardCancel(ErrThresholdsFailed)
+				}
+			case <-bgCtx.Done():
+				return
+			}
+		}
+	}()
+	stopping := func() bool { return ctx.Err() != nil || hardCtx.Err() != nil }
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		progressLoop(bgCtx, t, o.Progress, o.ProgressInterval, func() output.ProgressState {
+			st := sched.State()
+			return output.ProgressState{
+				Elapsed: time.Since(start), VUs: st.VUsActive(), MaxVUs: st.Pool.Initialized(),
+				Completed: st.IterationsCompleted(), Interrupted: st.IterationsInterrupted(),
+				Stopping: stopping(), Scenarios: sched.Progress(), Width: termWidth(),
+			}
+		})
+	}()
+
+	// setup → scenarios → teardown
+	var phaseErr error
+	setupOK := true
+	if vu0.exported("setup") {
+		vu0.group = "::setup"
+		sctx, cancel := context.WithTimeout(hardCtx, topts.SetupTimeout)
+		ret, err := vu0.call(sctx, "setup", "setup")
+		vu0.emitData(time.Now(), vu0.Tags())
+		cancel()
+		vu0.group = ""
+		if err != nil {
+			setupOK = false
+			phaseErr = phaseError(err, sctx, ErrSetupTimeout, topts.SetupTimeout, "setup")
+		} else if s, err := stringify(vu0, ret); err != nil {
+			setupOK = false
+			phaseErr = fmt.Errorf("%w: setup() returned data that can't be passed to the VUs as JSON: %w", ErrScript, err)
+		} else {
+			sh.setupMu.Lock()
+			sh.setupJSON = s
+			sh.setupMu.Unlock()
+		}
+	}
+	if setupOK && ctx.Err() == nil {
+		if err := sched.Run(hardCtx, ctx); err != nil {
+			log.print("error", err.Error())
+		}
+	}
+	if setupOK && vu0.exported("teardown") && killCtx.Err() == nil {
+		vu0.group = "::teardown"
+		tctx, cancel := context.WithTimeout(killCtx, topts.TeardownTimeout)
+		data, derr := vu0.setupValue()
+		if derr == nil {
+			_, derr = vu0.call(tctx, "teardown", "teardown", data)
+		}
+		vu0.emitData(time.Now(), vu0.Tags())
+		cancel()
+		vu0.group = ""
+		if derr != nil && phaseErr == nil {
+			phaseErr = phaseError(derr, tctx, ErrTeardownTimeout, topts.TeardownTimeout, "teardown")
+		}
+	}
+	res.Duration = time.Since(start)
+	stopBackground()
+
+	snap := engine.Snapshot(res.Duration, topts.SummaryTrendStats)
+	res.Snapshot = snap
+	sumOpts := output.SummaryOptions{TrendStats: topts.SummaryTrendStats, TimeUnit: topts.SummaryTimeUnit,
+		Color: !o.NoColor && isTerminal(o.Stdout)}
+	summaryErr := writeSummaries(killCtx, o, vu0, snap, sumOpts, t, log)
+	if jsonOut != nil {
+		if err := jsonOut.Close(); err != nil {
+			log.print("error", err.Error())
+		}
+	}
+
+	// The exit code: the first of these that applies.
+	switch {
+	case phaseErr != nil && !errors.Is(phaseErr, ErrAborted):
+		if se := new(ScriptError); errors.As(phaseErr, &se) {
+			log.print("error", phaseErr.Error(), "source=stacktrace")
+			return res, errSilent{phaseErr}
+		}
+		return res, phaseErr
+	case abortReason.Load() != nil:
+		return res, abortReason.Load()
+	case killCtx.Err() != nil || ctx.Err() != nil:
+		return res, fmt.Errorf("%w by the user (Ctrl-C)", ErrInterrupted)
+	case summaryErr != nil:
+		return res, summaryErr
+	case snap.ThresholdsFailed > 0 || thresholdAbort.Load():
+		return res, fmt.Errorf("%w on metrics %s", ErrThresholdsFailed, failedMetrics(snap))
+	}
+	return res, nil
+}
+
+// errSilent is an error already logged with its details; Error keeps the
+// first line only.
+type errSilent struct{ err error }
+
+func (e errSilent) Error() string {
+	first, _, _ := strings.Cut(e.err.Error(), "\n")
+	return first
+}
+func (e errSilent) Unwrap() error { return e.err }
+
+func initError(err error, ctx context.Context) error {
+	var ae *abortError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, errInterruptedIteration):
+		return fmt.Errorf("%w during initialization", ErrInterrupted)
+	}
+	var se *ScriptError
+	if errors.As(err, &se) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrScript, err)
+}
+
+func phaseError(err error, ctx context.Context, timeout error, limit time.Duration, phase string) error {
+	var ae *abortError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%w: %s() took longer than %s; raise options.%sTimeout", timeout, phase, executor.FormatDuration(limit), phase)
+	case errors.Is(err, context.Canceled) || errors.Is(err, errInterruptedIteration):
+		return fmt.Errorf("%w during %s()", ErrInterrupted, phase)
+	}
+	return err
+}
+
+func failedMetrics(snap *metrics.Snapshot) string {
+	var names []string
+	for _, m := range snap.Metrics {
+		for _, t := range m.Thresholds {
+			if !t.OK {
+				names = append(names, "'"+m.Name+"'")
+				break
+			}
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func buildEnv(o Options) map[string]string {
+	env := map[string]string{}
+	if o.IncludeSystemEnv {
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				env[k] = v
+			}
+		}
+	}
+	maps.Copy(env, o.Env)
+	return env
+}
+
+func tupleOf(seg, seq string) (*executor.Tuple, error) {
+	s, err := executor.ParseSegment(seg)
+	if err != nil {
+		return nil, err
+	}
+	q, err := executor.ParseSequence(seq)
+	if err != nil {
+		return nil, err
+	}
+	return executor.NewTuple(s, q)
+}
+
+// exportedOptions reads `export const options` as JSON, with the key order
+// of options.scenarios.
+func exportedOptions(v *vu) (map[string]any, []string, string, error) {
+	val, ok := v.exports["options"]
+	if !ok || val == nil || sobek.IsUndefined(val) || sobek.IsNull(val) {
+		return map[string]any{}, nil, "", nil
+	}
+	js, err := stringify(v, val)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("%w: options can't be turned into JSON: %w", ErrInvalidOptions, err)
+	}
+	raw := map[string]any{}
+	if err := json.Unmarshal([]byte(js), &raw); err != nil {
+		return nil, nil, "", fmt.Errorf("%w: options must be an object: %w", ErrInvalidOptions, err)
+	}
+	var order []string
+	if sc := val.ToObject(v.rt).Get("scenarios"); sc != nil && !sobek.IsUndefined(sc) && !sobek.IsNull(sc) {
+		if o, ok := sc.(*sobek.Object); ok {
+			order = o.Keys()
+		}
+	}
+	return raw, order, js, nil
+}
+
+// stringify is JSON.stringify in v's runtime ("" for undefined).
+func stringify(v *vu, val sobek.Value) (string, error) {
+	if val == nil || sobek.IsUndefined(val) {
+		return "", nil
+	}
+	fn, _ := sobek.AssertFunction(v.rt.Get("JSON").ToObject(v.rt).Get("stringify"))
+	var out sobek.Value
+	err := v.catch(func() {
+		r, err := fn(sobek.Undefined(), val)
+		if err != nil {
+			panic(err)
+		}
+		out = r
+	})
+	if err != nil {
+		return "", err
+	}
+	if out == nil || sobek.IsUndefined(out) {
+		return "", nil
+	}
+	return out.String(), nil
+}
+
+// describer tells the JSON output each metric's kind, thresholds and
+// submetrics.
+func describer(reg *metrics.Registry, sets []*metrics.ThresholdSet) func(string) (output.MetricMeta, bool) {
+	return func(name string) (output.MetricMeta, bool) {
+		m, ok := reg.Get(name)
+		if !ok {
+			return output.MetricMeta{}, false
+		}
+		meta := output.MetricMeta{Metric: m}
+		for _, s := range sets {
+			if s.Key.Name != name {
+				continue
+			}
+			if s.Key.Tags == nil {
+				for _, t := range s.Thresholds {
+					meta.Thresholds = append(meta.Thresholds, t.Source)
+				}
+				continue
+			}
+			_, suffix, _ := strings.Cut(s.Key.Raw, "{")
+			meta.Submetrics = append(meta.Submetrics, output.Submetric{Name: s.Key.Raw, Suffix: strings.TrimSuffix(suffix, "}"), Tags: s.Key.Tags})
+		}
+		return meta, true
+	}
+}
+
+func headerInfo(o Options, prog *Program, s *executor.Scheduler, outputs []string) output.HeaderInfo {
+	script := o.Script
+	if rel, err := filepath.Rel(".", prog.Path); err == nil && !strings.HasPrefix(rel, "..") {
+		script = rel
+	}
+	seg := s.Tuple().Segment()
+	pct, _ := seg.Length().Float64()
+	h := output.HeaderInfo{Script: script, Outputs: outputs, Segment: seg.String(), Percent: pct * 100,
+		MaxVUs: s.MaxVUs(), MaxDuration: s.MaxDuration()}
+	for _, c := range s.Configs() {
+		h.Scenarios = append(h.Scenarios, output.ScenarioLine{Name: c.Base().Name, Description: c.Description(s.Tuple())})
+	}
+	return h
+}
+
+func termWidth() int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 20 {
+		return n
+	}
+	return 80
+}
+
+// writeSummaries calls handleSummary (unless killed) or prints the default
+// summary, and writes --summary-export.
+func writeSummaries(killCtx context.Context, o Options, vu0 *vu, snap *metrics.Snapshot, opts output.SummaryOptions, t *term, log *logger) error {
+	var errOut error
+	if o.SummaryExport != "" {
+		var b bytes.Buffer
+		if err := output.SummaryExport(&b, snap, opts); err != nil {
+			errOut = err
+		} else if err := writeFile(o.SummaryExport, b.Bytes()); err != nil {
+			errOut = fmt.Errorf("%w: --summary-export: %w", output.ErrOutput, err)
+			log.print("error", errOut.Error())
+		}
+	}
+	if o.NoSummary {
+		return errOut
+	}
+	if vu0.exported("handleSummary") && killCtx.Err() == nil {
+		data := output.SummaryData(snap, opts, output.RunState{
+			IsStdOutTTY: isTerminal(o.Stdout), IsStdErrTTY: isTerminal(o.Stderr), NoColor: o.NoColor,
+			SetupData: vu0.sh.setupData(),
+		})
+		files, err := callHandleSummary(killCtx, vu0, data)
+		if err == nil {
+			for _, name := range sortedKeys(files) {
+				var werr error
+				switch name {
+				case "stdout":
+					_, werr = o.Stdout.Write(files[name])
+				case "stderr":
+					t.mu.Lock()
+					_, werr = o.Stderr.Write(files[name])
+					t.mu.Unlock()
+				default:
+					werr = writeFile(name, files[name])
+				}
+				if werr != nil {
+					log.print("error", fmt.Sprintf("handleSummary: writing %s: %v", name, werr))
+					errOut = fmt.Errorf("%w: handleSummary output %s: %w", output.ErrOutput, name, werr)
+				}
+			}
+			return errOut
+		}
+		log.print("error", "handleSummary() failed: "+err.Error(), "source=stacktrace")
+		errOut = errSilent{err}
+	}
+	_, werr := io.WriteString(o.Stdout, output.TextSummary(snap, opts))
+	if werr != nil && errOut == nil {
+		errOut = fmt.Errorf("%w: summary: %w", output.ErrOutput, werr)
+	}
+	return errOut
+}
+
+func writeFile(name string, b []byte) error {
+	if dir := filepath.Dir(name); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(name, b, 0o644)
+}
+
+// handleSummaryTimeout bounds handleSummary.
+const handleSummaryTimeout = 2 * time.Minute
+
+// callHandleSummary runs handleSummary(data) and returns its outputs: file
+// name (or "stdout"/"stderr") to content.
+func callHandleSummary(parent context.Context, v *vu, data map[string]any) (map[string][]byte, error) {
+	ctx, cancel := context.WithTimeout(parent, handleSummaryTimeout)
+	defer cancel()
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	parse, _ := sobek.AssertFunction(v.rt.Get("JSON").ToObject(v.rt).Get("parse"))
+	arg, err := parse(sobek.Undefined(), v.rt.ToValue(string(b)))
+	if err != nil {
+		return nil, err
+	}
+	ret, err := v.call(ctx, "handleSummary", "handleSummary", arg)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	if ret == nil || sobek.IsUndefined(ret) || sobek.IsNull(ret) {
+		return out, nil
+	}
+	obj, ok := ret.(*sobek.Object)
+	if !ok {
+		return nil, fmt.Errorf("%w: handleSummary() must return an object of file name to content", ErrScript)
+	}
+	for _, k := range obj.Keys() {
+		val := obj.Get(k)
+		switch x := val.Export().(type) {
+		case string:
+			out[k] = []byte(x)
+		case sobek.ArrayBuffer:
+			out[k] = x.Bytes()
+		case []byte:
+			out[k] = x
+		default:
+			s, err := stringify(v, val)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = []byte(s)
+		}
+	}
+	return out, nil
+}

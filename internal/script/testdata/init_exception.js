@@ -1,0 +1,9 @@
+import { check } from 'k6';
+
+function boom() {
+  throw new Error('cannot initialize');
+}
+
+boom();
+
+export default function () {}

@@ -1,0 +1,5 @@
+import { check } from 'k6';
+
+export default function () {
+  let x = ;
+}

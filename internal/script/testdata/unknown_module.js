@@ -1,0 +1,4 @@
+import http from 'k6/http';
+import nope from 'k6/x/nope';
+
+export default function () {}
