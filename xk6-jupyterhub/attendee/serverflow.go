@@ -294,9 +294,14 @@ func (s *Session) ConnectKernel(ctx context.Context) error {
 	})
 }
 
-// watch counts a websocket that ends while the session did not close it.
+// watch counts a websocket that ends while the session did not close it,
+// and reports its wire bytes (handshake and framing included) as
+// data_sent/data_received when it ends.
 func (s *Session) watch(c *kernel.Conn) {
 	<-c.Done()
+	st := c.Stats()
+	s.t.Emit(MetricDataSent, float64(st.BytesSent), map[string]string{"endpoint": "/user/:name/:server/api/kernels/:id/channels"})
+	s.t.Emit(MetricDataReceived, float64(st.BytesReceived), map[string]string{"endpoint": "/user/:name/:server/api/kernels/:id/channels"})
 	s.connMu.Lock()
 	current := s.conn == c
 	if current {

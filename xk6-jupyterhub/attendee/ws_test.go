@@ -91,10 +91,22 @@ func TestKernelWebsocket(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	drops := 0
-	for _, smp := range buf.Samples() {
-		if smp.Metric == MetricWSDrops {
-			drops++
+	deadline = time.Now().Add(5 * time.Second)
+	var wsRecv float64
+	for wsRecv == 0 && time.Now().Before(deadline) {
+		drops = 0
+		for _, smp := range buf.Samples() {
+			switch {
+			case smp.Metric == MetricWSDrops:
+				drops++
+			case smp.Metric == MetricDataReceived && strings.HasSuffix(smp.Tags["endpoint"], "/channels"):
+				wsRecv += smp.Value
+			}
 		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if wsRecv <= 0 {
+		t.Errorf("no websocket bytes reported")
 	}
 	if drops != 1 {
 		t.Errorf("%d drop samples, want 1", drops)
