@@ -174,8 +174,20 @@ func NewTuple(seg *Segment, seq Sequence) (*Tuple, error) {
 	if idx < 0 {
 		return nil, fmt.Errorf("%w: segment %s is not part of the sequence %s; pass one of its segments", ErrSegment, seg, full)
 	}
+	lcd := big.NewInt(1)
+	for _, s := range full {
+		d := s.Length().Denom()
+		g := new(big.Int).GCD(nil, nil, lcd, d)
+		lcd.Mul(lcd, new(big.Int).Quo(d, g))
+		if lcd.Cmp(big.NewInt(maxLCD)) > 0 {
+			return nil, fmt.Errorf("%w: the segments' common denominator exceeds %d; use simpler fractions", ErrSegment, maxLCD)
+		}
+	}
 	return newTuple(full, idx), nil
 }
+
+// maxLCD bounds the striping cycle (and the work to build it).
+const maxLCD = 1 << 20
 
 func newTuple(full Sequence, idx int) *Tuple {
 	lcd := int64(1)

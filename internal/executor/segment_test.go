@@ -182,3 +182,9 @@ func ExampleTuple() {
 	// 0:1/2 [0 2 4]
 	// 1/2:1 [1 3]
 }
+
+func TestTupleRefusesHugeDenominators(t *testing.T) {
+	if _, err := NewTuple(mustSeg(t, "0:1/1000000007"), nil); !errors.Is(err, ErrSegment) {
+		t.Errorf("got %v", err)
+	}
+}

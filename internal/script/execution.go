@@ -55,8 +55,14 @@ func (e *executionInstance) vuObject() *sobek.Object {
 	v := e.v
 	o := getters(v.rt, map[string]func() any{
 		"idInInstance": func() any { return v.id },
-		// Without a coordinator, VU ids are per instance; see docs/k6-compat.md.
-		"idInTest":            func() any { return v.id },
+		// Striped over the execution segments, as k6 numbers VUs, so that
+		// instances running parts of one test do not share ids.
+		"idInTest": func() any {
+			if t := v.sh.tuple.Load(); t != nil && v.id > 0 {
+				return t.Global(int64(v.id)-1) + 1
+			}
+			return v.id
+		},
 		"iterationInInstance": func() any { e.needVU("VU"); return v.iteration },
 		"iterationInScenario": func() any { e.needVU("VU"); return v.scenarioIter[v.scenario] },
 	})

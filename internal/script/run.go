@@ -203,6 +203,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if len(errs) > 0 {
 		return res, errors.Join(errs...)
 	}
+	sh.tuple.Store(tuple)
 	for _, w := range topts.Warnings {
 		log.print("warn", w)
 	}

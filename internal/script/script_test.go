@@ -357,6 +357,7 @@ func TestNDJSONOutput(t *testing.T) {
 // exactly once between them.
 func TestExecutionSegmentsSplitTheTest(t *testing.T) {
 	ids := map[string]int{}
+	vuOwner := map[string]string{}
 	for _, seg := range []string{"0:1/2", "1/2:1"} {
 		out := filepath.Join(t.TempDir(), "out.json")
 		r := runScript(t, "segments.js", func(o *Options) {
@@ -373,6 +374,11 @@ func TestExecutionSegmentsSplitTheTest(t *testing.T) {
 			if p.Metric == "seen" {
 				ids[p.Data.Tags["id"]]++
 				n++
+				vu := p.Data.Tags["vu"]
+				if owner, ok := vuOwner[vu]; ok && owner != seg {
+					t.Errorf("VU idInTest %s used by both %s and %s", vu, owner, seg)
+				}
+				vuOwner[vu] = seg
 			}
 		}
 		if n == 0 || n == 11+12 {

@@ -30,6 +30,7 @@ type shared struct {
 	state  atomic.Pointer[executor.State]
 	start  atomic.Pointer[time.Time]
 	optsJS string // the script's options as JSON, for exec.test.options
+	tuple  atomic.Pointer[executor.Tuple]
 
 	setupMu   sync.RWMutex
 	setupJSON string // setup()'s result as JSON

@@ -13,5 +13,6 @@ export const options = {
 };
 
 export default function () {
-  seen.add(1, { id: exec.scenario.name + ':' + exec.scenario.iterationInTest });
+  seen.add(1, { id: exec.scenario.name + ':' + exec.scenario.iterationInTest, vu: String(exec.vu.idInTest) });
 }
+
