@@ -1,10 +1,14 @@
 package hubapi
 
 import (
+	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 func FuzzSSEReader(f *testing.F) {
@@ -54,18 +58,33 @@ func FuzzParseMetricsText(f *testing.F) {
 	f.Add("# TYPE a histogram\na_bucket{le=\"+Inf\"} 1\na_count 1\na_sum 2\n")
 	f.Add("x{a=\"\\\"\\\\\\n\",} NaN 123\n# HELP x a\\nb\n")
 	f.Add("process_resident_memory_bytes 1e9\njupyterhub_active_users{period=\"24h\"} 3\n")
+	f.Add("# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\ns_count 3\n{\"utf8.name\",a=\"b\"} 1")
 	f.Fuzz(func(t *testing.T, in string) {
 		fams, err := ParseMetricsText(strings.NewReader(in))
 		if err != nil {
+			if !errors.Is(err, ErrMetricsSyntax) {
+				t.Fatalf("error %v does not wrap ErrMetricsSyntax", err)
+			}
 			return
 		}
-		for _, fam := range fams {
-			if !validMetricName(fam.Name) {
+		for i, fam := range fams {
+			if !model.UTF8Validation.IsValidMetricName(fam.Name) {
 				t.Fatalf("bad family name %q", fam.Name)
 			}
+			if i > 0 && fams[i-1].Name >= fam.Name {
+				t.Fatalf("families not sorted and unique: %q then %q", fams[i-1].Name, fam.Name)
+			}
+			if len(fam.Samples) == 0 {
+				t.Fatalf("family %q without samples", fam.Name)
+			}
 			for _, s := range fam.Samples {
-				if !validMetricName(s.Name) {
-					t.Fatalf("bad sample name %q", s.Name)
+				if !strings.HasPrefix(s.Name, fam.Name) {
+					t.Fatalf("sample %q outside family %q", s.Name, fam.Name)
+				}
+				if strings.HasSuffix(s.Name, "_bucket") && (fam.Type == "histogram" || fam.Type == "gaugehistogram") {
+					if _, err := strconv.ParseFloat(s.Labels["le"], 64); err != nil {
+						t.Fatalf("bucket without a numeric le: %+v", s)
+					}
 				}
 			}
 			h := HistogramOf(fam, nil)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
 )
 
 func TestParseScopeMessage(t *testing.T) {
@@ -397,6 +399,69 @@ untyped_thing{a="1"} NaN 1700000000000
 	}
 }
 
+// TestParseMetricsTextFlattening: what the expfmt families become. Summaries
+// and histograms come back as the lines prometheus_client writes, families
+// are sorted by name, and a page without a final line end still parses.
+func TestParseMetricsTextFlattening(t *testing.T) {
+	text := `# TYPE z_latency summary
+z_latency{quantile="0.5",h="a"} 0.2
+z_latency{quantile="0.99",h="a"} 0.9
+z_latency_sum{h="a"} 12
+z_latency_count{h="a"} 40
+# TYPE a_hist histogram
+a_hist_bucket{le="0.5"} 1.5
+a_hist_bucket{le="+Inf"} 2.5
+a_hist_sum 1
+a_hist_count 2.5
+# HELP m_gauge multi\nline \\ help
+# TYPE m_gauge gauge
+m_gauge 7 1700000000001`
+	fams, err := ParseMetricsText(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range fams {
+		names = append(names, f.Name)
+	}
+	if !reflect.DeepEqual(names, []string{"a_hist", "m_gauge", "z_latency"}) {
+		t.Fatalf("families %v, want sorted a_hist m_gauge z_latency", names)
+	}
+	// float bucket counts survive (expfmt keeps them as CumulativeCountFloat)
+	wantHist := []PromSample{
+		{Name: "a_hist_bucket", Labels: map[string]string{"le": "0.5"}, Value: 1.5},
+		{Name: "a_hist_bucket", Labels: map[string]string{"le": "+Inf"}, Value: 2.5},
+		{Name: "a_hist_sum", Labels: map[string]string{}, Value: 1},
+		{Name: "a_hist_count", Labels: map[string]string{}, Value: 2.5},
+	}
+	if got := fams[0].Samples; fams[0].Type != "histogram" || !reflect.DeepEqual(got, wantHist) {
+		t.Errorf("histogram %s %+v\nwant %+v", fams[0].Type, got, wantHist)
+	}
+	if h := HistogramOf(fams[0], nil); h.Count != 2.5 || h.Quantile(0.5) != 0.5*1.25/1.5 {
+		t.Errorf("histogram of flattened samples: %+v, median %v", h, h.Quantile(0.5))
+	}
+	if g := fams[1]; g.Help != "multi\nline \\ help" || g.Samples[0].Value != 7 || g.Samples[0].TimestampMs != 1700000000001 {
+		t.Errorf("gauge %+v", g)
+	}
+	wantSum := []PromSample{
+		{Name: "z_latency", Labels: map[string]string{"h": "a", "quantile": "0.5"}, Value: 0.2},
+		{Name: "z_latency", Labels: map[string]string{"h": "a", "quantile": "0.99"}, Value: 0.9},
+		{Name: "z_latency_sum", Labels: map[string]string{"h": "a"}, Value: 12},
+		{Name: "z_latency_count", Labels: map[string]string{"h": "a"}, Value: 40},
+	}
+	if got := fams[2].Samples; fams[2].Type != "summary" || !reflect.DeepEqual(got, wantSum) {
+		t.Errorf("summary %s %+v\nwant %+v", fams[2].Type, got, wantSum)
+	}
+}
+
+func TestParseMetricsTextErrorLine(t *testing.T) {
+	_, err := ParseMetricsText(strings.NewReader("a 1\nb 2\nc{ 3\n"))
+	var pe expfmt.ParseError
+	if !errors.Is(err, ErrMetricsSyntax) || !errors.As(err, &pe) || pe.Line != 3 {
+		t.Fatalf("err = %v, want ErrMetricsSyntax at line 3", err)
+	}
+}
+
 func TestParseMetricsTextErrors(t *testing.T) {
 	for _, in := range []string{
 		"9bad 1\n",
@@ -405,7 +470,9 @@ func TestParseMetricsTextErrors(t *testing.T) {
 		"name one\n",
 		"name 1 2 3\n",
 		"name{a=\"1\",a=\"2\"} 1\n",
-		"# TYPE name\n",
+		"# TYPE name notatype\n",
+		"# TYPE name counter\n# TYPE name gauge\nname 1\n",
+		"# TYPE h histogram\nh_bucket{le=\"x\"} 1\n",
 	} {
 		if _, err := ParseMetricsText(strings.NewReader(in)); !errors.Is(err, ErrMetricsSyntax) {
 			t.Errorf("%q: err = %v, want ErrMetricsSyntax", in, err)

@@ -1,7 +1,6 @@
 package hubapi
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -9,13 +8,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
-// This file parses the Prometheus text exposition format 0.0.4, which
-// JupyterHub's /hub/metrics serves (python prometheus_client). It stands in
-// for prometheus/common/expfmt.TextParser: expfmt needs
-// github.com/prometheus/client_model and google.golang.org/protobuf, which are
-// not in go.mod.
+// This file reads the Prometheus text exposition format 0.0.4, which
+// JupyterHub's /hub/metrics serves (python prometheus_client), with
+// prometheus/common's expfmt.TextParser, and flattens its metric families
+// back into sample lines so that callers see names, labels and values as
+// they were written.
 
 // ErrMetricsSyntax is wrapped by every metrics parse error.
 var ErrMetricsSyntax = errors.New("metrics text syntax error")
@@ -34,257 +37,103 @@ type PromSample struct {
 type Family struct {
 	Name    string
 	Help    string
-	Type    string // counter, gauge, histogram, summary, untyped, …
+	Type    string // counter, gauge, histogram, gaugehistogram, summary, untyped
 	Samples []PromSample
 }
 
-// suffixes that attach a sample to a declared family of the given type.
-var familySuffixes = map[string][]string{
-	"counter":        {"_total", "_created"},
-	"histogram":      {"_bucket", "_sum", "_count", "_created"},
-	"gaugehistogram": {"_bucket", "_gsum", "_gcount"},
-	"summary":        {"_sum", "_count", "_created"},
-	"info":           {"_info"},
-}
-
-// ParseMetricsText parses the text exposition format into families, in order
-// of appearance. Lines up to 1 MiB; blank lines and other comments are
-// skipped; values accept NaN, +Inf, -Inf.
+// ParseMetricsText parses the text exposition format with
+// prometheus/common's expfmt.TextParser (UTF-8 name validation) into
+// families sorted by name; families without samples are dropped. Samples
+// keep the order of their first line; a histogram series gives its _bucket
+// samples (label le, formatted as the text format writes floats, "+Inf"),
+// then _sum and _count; a summary its quantile samples (label quantile),
+// then _sum and _count. A missing line end at the end of the input is
+// tolerated. Syntax errors wrap ErrMetricsSyntax and the *expfmt.ParseError
+// (its line number).
 func ParseMetricsText(r io.Reader) ([]Family, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	var fams []*Family
-	byName := map[string]*Family{}
-	get := func(name string) *Family {
-		if f, ok := byName[name]; ok {
-			return f
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(io.MultiReader(r, strings.NewReader("\n")))
+	if err != nil {
+		var pe expfmt.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%w: %w", ErrMetricsSyntax, err)
 		}
-		f := &Family{Name: name, Type: "untyped"}
-		byName[name] = f
-		fams = append(fams, f)
-		return f
+		return nil, fmt.Errorf("read metrics text: %w", err)
 	}
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		if line[0] == '#' {
-			fields := strings.Fields(line[1:])
-			if len(fields) < 2 || (fields[0] != "HELP" && fields[0] != "TYPE") {
-				continue // plain comment
-			}
-			name := fields[1]
-			if !validMetricName(name) {
-				return nil, perr(lineNo, "bad metric name %q in # %s", name, fields[0])
-			}
-			f := get(name)
-			if fields[0] == "HELP" {
-				_, rest, _ := strings.Cut(line[1:], name)
-				f.Help = unescapeHelp(strings.TrimSpace(rest))
-			} else {
-				if len(fields) != 3 {
-					return nil, perr(lineNo, "# TYPE %s needs one type", name)
-				}
-				f.Type = strings.ToLower(fields[2])
-			}
-			continue
-		}
-		s, err := parseSampleLine(line)
-		if err != nil {
-			return nil, perr(lineNo, "%v", err)
-		}
-		f := byName[s.Name]
-		if f == nil {
-			for typ, sufs := range familySuffixes {
-				for _, suf := range sufs {
-					if base, ok := strings.CutSuffix(s.Name, suf); ok {
-						if cand := byName[base]; cand != nil && cand.Type == typ {
-							f = cand
-						}
-					}
-				}
-			}
-		}
-		if f == nil {
-			f = get(s.Name)
-		}
-		f.Samples = append(f.Samples, s)
+	out := make([]Family, 0, len(mfs))
+	for _, mf := range mfs {
+		out = append(out, familyOf(mf))
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: line %d: %v", ErrMetricsSyntax, lineNo+1, err)
-	}
-	out := make([]Family, len(fams))
-	for i, f := range fams {
-		out[i] = *f
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func perr(line int, format string, args ...any) error {
-	return fmt.Errorf("%w: line %d: %s", ErrMetricsSyntax, line, fmt.Sprintf(format, args...))
-}
-
-func unescapeHelp(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
+// familyOf flattens one parsed family into sample lines.
+func familyOf(mf *dto.MetricFamily) Family {
+	f := Family{Name: mf.GetName(), Help: mf.GetHelp()}
+	typ := mf.GetType()
+	if typ == dto.MetricType_GAUGE_HISTOGRAM {
+		f.Type = "gaugehistogram" // the OpenMetrics spelling
+	} else {
+		f.Type = strings.ToLower(typ.String())
 	}
-	return strings.NewReplacer(`\\`, `\`, `\n`, "\n").Replace(s)
-}
-
-func validMetricName(s string) bool {
-	if s == "" {
-		return false
+	add := func(name string, m *dto.Metric, extra string, extraValue float64, v float64) {
+		labels := make(map[string]string, len(m.GetLabel())+1)
+		for _, lp := range m.GetLabel() {
+			labels[lp.GetName()] = lp.GetValue()
+		}
+		if extra != "" {
+			labels[extra] = formatPromFloat(extraValue)
+		}
+		f.Samples = append(f.Samples, PromSample{Name: name, Labels: labels, Value: v, TimestampMs: m.GetTimestampMs()})
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return true
-}
-
-func validLabelName(s string) bool {
-	return validMetricName(s) && !strings.Contains(s, ":")
-}
-
-// parseSampleLine parses `name{l="v",…} value [timestamp]`.
-func parseSampleLine(line string) (PromSample, error) {
-	var s PromSample
-	i := 0
-	for i < len(line) && line[i] != '{' && line[i] != ' ' && line[i] != '\t' {
-		i++
-	}
-	s.Name = line[:i]
-	if !validMetricName(s.Name) {
-		return s, fmt.Errorf("bad metric name %q", truncate(s.Name, 60))
-	}
-	rest := line[i:]
-	if strings.HasPrefix(rest, "{") {
-		labels, n, err := parseLabels(rest)
-		if err != nil {
-			return s, err
-		}
-		s.Labels = labels
-		rest = rest[n:]
-	}
-	fields := strings.Fields(rest)
-	if len(fields) < 1 || len(fields) > 2 {
-		return s, fmt.Errorf("want value [timestamp] after %s", s.Name)
-	}
-	v, err := parsePromFloat(fields[0])
-	if err != nil {
-		return s, fmt.Errorf("bad value %q", truncate(fields[0], 40))
-	}
-	s.Value = v
-	if len(fields) == 2 {
-		ts, err := strconv.ParseInt(fields[1], 10, 64)
-		if err != nil {
-			return s, fmt.Errorf("bad timestamp %q", truncate(fields[1], 40))
-		}
-		s.TimestampMs = ts
-	}
-	return s, nil
-}
-
-func parsePromFloat(f string) (float64, error) {
-	switch f {
-	case "+Inf", "Inf":
-		return math.Inf(1), nil
-	case "-Inf":
-		return math.Inf(-1), nil
-	case "NaN":
-		return math.NaN(), nil
-	}
-	for i := 0; i < len(f); i++ {
-		c := f[i]
-		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-			return 0, strconv.ErrSyntax
-		}
-	}
-	return strconv.ParseFloat(f, 64)
-}
-
-// parseLabels parses `{a="x",b="y",}` at the start of s; n is its length.
-func parseLabels(s string) (map[string]string, int, error) {
-	labels := map[string]string{}
-	i := 1 // after '{'
-	for {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
-			i++
-		}
-		if i >= len(s) {
-			return nil, 0, errors.New("unterminated label set")
-		}
-		if s[i] == '}' {
-			return labels, i + 1, nil
-		}
-		j := i
-		for j < len(s) && s[j] != '=' && s[j] != ' ' && s[j] != '\t' {
-			j++
-		}
-		name := s[i:j]
-		if !validLabelName(name) {
-			return nil, 0, fmt.Errorf("bad label name %q", truncate(name, 60))
-		}
-		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
-			j++
-		}
-		if j+1 >= len(s) || s[j] != '=' || s[j+1] != '"' {
-			return nil, 0, fmt.Errorf("label %s: want =\"value\"", name)
-		}
-		j += 2
-		var val strings.Builder
-		closed := false
-		for j < len(s) {
-			c := s[j]
-			if c == '\\' {
-				if j+1 >= len(s) {
-					return nil, 0, fmt.Errorf("label %s: dangling escape", name)
-				}
-				switch s[j+1] {
-				case 'n':
-					val.WriteByte('\n')
-				case '\\':
-					val.WriteByte('\\')
-				case '"':
-					val.WriteByte('"')
-				default:
-					val.WriteByte('\\')
-					val.WriteByte(s[j+1])
-				}
-				j += 2
-				continue
+	for _, m := range mf.GetMetric() {
+		switch typ {
+		case dto.MetricType_COUNTER:
+			add(f.Name, m, "", 0, m.GetCounter().GetValue())
+		case dto.MetricType_GAUGE:
+			add(f.Name, m, "", 0, m.GetGauge().GetValue())
+		case dto.MetricType_SUMMARY:
+			s := m.GetSummary()
+			for _, q := range s.GetQuantile() {
+				add(f.Name, m, model.QuantileLabel, q.GetQuantile(), q.GetValue())
 			}
-			if c == '"' {
-				closed = true
-				j++
-				break
+			add(f.Name+"_sum", m, "", 0, s.GetSampleSum())
+			add(f.Name+"_count", m, "", 0, float64(s.GetSampleCount()))
+		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+			h := m.GetHistogram()
+			for _, b := range h.GetBucket() {
+				c := float64(b.GetCumulativeCount())
+				if b.CumulativeCountFloat != nil {
+					c = b.GetCumulativeCountFloat()
+				}
+				add(f.Name+"_bucket", m, model.BucketLabel, b.GetUpperBound(), c)
 			}
-			val.WriteByte(c)
-			j++
+			add(f.Name+"_sum", m, "", 0, h.GetSampleSum())
+			c := float64(h.GetSampleCount())
+			if h.SampleCountFloat != nil {
+				c = h.GetSampleCountFloat()
+			}
+			add(f.Name+"_count", m, "", 0, c)
+		default: // untyped
+			add(f.Name, m, "", 0, m.GetUntyped().GetValue())
 		}
-		if !closed {
-			return nil, 0, fmt.Errorf("label %s: unterminated value", name)
-		}
-		if _, dup := labels[name]; dup {
-			return nil, 0, fmt.Errorf("duplicate label %s", name)
-		}
-		labels[name] = val.String()
-		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
-			j++
-		}
-		if j < len(s) && s[j] == ',' {
-			j++
-		} else if j >= len(s) || s[j] != '}' {
-			return nil, 0, errors.New("want , or } after a label")
-		}
-		i = j
 	}
+	return f
+}
+
+// formatPromFloat writes a float the way the text format does: "+Inf",
+// "-Inf", "NaN", else the shortest representation that reads back exactly.
+func formatPromFloat(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	case math.IsNaN(v):
+		return "NaN"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 // Bucket is one cumulative histogram bucket.
@@ -364,7 +213,7 @@ func HistogramOf(f Family, match map[string]string) Histogram {
 		}
 		switch {
 		case strings.HasSuffix(s.Name, "_bucket"):
-			le, err := parsePromFloat(s.Labels["le"])
+			le, err := strconv.ParseFloat(s.Labels[model.BucketLabel], 64)
 			if err != nil || math.IsNaN(le) {
 				continue
 			}
