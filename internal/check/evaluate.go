@@ -1,0 +1,421 @@
+package check
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+
+	"github.com/hubcap-dev/hubcap/internal/hubdb"
+	"github.com/hubcap-dev/hubcap/models"
+)
+
+// Source says where the shape was read.
+type Source struct {
+	// Kind is "database" or "hub".
+	Kind string `json:"kind"`
+	// Location is the SQLite path, the PostgreSQL URL without password, or
+	// the hub's URL.
+	Location string `json:"location"`
+	// Revision is the database's alembic revision ("" for a hub).
+	Revision string `json:"revision,omitempty"`
+}
+
+// Source kinds.
+const (
+	KindDatabase = "database"
+	KindHub      = "hub"
+)
+
+// UserShape is one user's spawner rows.
+type UserShape struct {
+	Name string `json:"name"`
+	// S spawner rows (running or stopped, the default "" row included), R of
+	// them with a server, J = R·S rows in the 5.0–5.3 start-up join.
+	S int64 `json:"spawners"`
+	R int64 `json:"running"`
+	J int64 `json:"joined_rows"`
+	// StoppedServers are the names of the user's stopped named servers, when
+	// the source knows them (the hub API does; hubdb reports counts only).
+	StoppedServers []string `json:"stopped_servers,omitempty"`
+}
+
+// Shape is the hub's database shape as check reads it.
+type Shape struct {
+	U int64 `json:"users"`
+	S int64 `json:"spawner_rows"`
+	R int64 `json:"running"`
+	J int64 `json:"joined_rows"`
+	// LinearRows = Σ R_u + Σ_{u:R_u>0} S_u, what the fixed query loads.
+	LinearRows int64 `json:"linear_rows"`
+	// Users are sorted by J descending, then S descending, then name.
+	Users []UserShape `json:"-"`
+	// NamesKnown: UserShape.StoppedServers lists every stopped named
+	// server (the hub API); otherwise only counts are known (a database).
+	NamesKnown bool `json:"-"`
+	// State are the sizes of the JSON columns (databases only).
+	State *hubdb.StateStats `json:"state,omitempty"`
+}
+
+// Model returns the shape's features for package models.
+func (s Shape) Model() models.Shape {
+	return models.Shape{U: float64(s.U), S: float64(s.S), R: float64(s.R), J: float64(s.J)}
+}
+
+// finish computes the totals from Users and sorts them.
+func (s *Shape) finish() {
+	s.U, s.S, s.R, s.J, s.LinearRows = 0, 0, 0, 0, 0
+	for i := range s.Users {
+		u := &s.Users[i]
+		u.J = u.R * u.S
+		s.U++
+		s.S += u.S
+		s.R += u.R
+		s.J += u.J
+		s.LinearRows += u.R
+		if u.R > 0 {
+			s.LinearRows += u.S
+		}
+	}
+	slices.SortFunc(s.Users, func(a, b UserShape) int {
+		return cmp.Or(cmp.Compare(b.J, a.J), cmp.Compare(b.S, a.S), cmp.Compare(a.Name, b.Name))
+	})
+}
+
+// Input is what a source read: the shape and what it says of the release.
+type Input struct {
+	Source Source
+	Shape  Shape
+	// HubVersion is the version the hub's API answered ("" for a database).
+	HubVersion string
+	// Range and RangeErr are hubdb.DB.Release's answer (databases only).
+	Range    *hubdb.ReleaseRange
+	RangeErr error
+}
+
+// Settings are the thresholds of an evaluation.
+type Settings struct {
+	// MemoryLimit of the hub in bytes; 0 means unknown.
+	MemoryLimit int64
+	// Headroom is the safety fraction above the upper bound (0.2 = 20%).
+	Headroom float64
+	// Top is how many users to list (default DefaultTop).
+	Top int
+}
+
+// Defaults of Settings and Options.
+const (
+	DefaultTop      = 10
+	DefaultHeadroom = 0.2
+)
+
+// Report is the result of a check: what the text and JSON reporters print.
+type Report struct {
+	Verdict Verdict  `json:"verdict"`
+	Reasons []string `json:"reasons"`
+
+	Source  Source  `json:"source"`
+	Release Release `json:"release"`
+	Shape   Shape   `json:"shape"`
+	// TopUsers are the users with the largest share of J.
+	TopUsers []TopUser `json:"top_users"`
+
+	Calibration CalibrationInfo `json:"calibration"`
+	// Peak is the predicted start-up peak RSS, bytes, with its interval.
+	Peak models.Prediction `json:"peak_rss_bytes"`
+	// Seconds is the predicted time to healthy, when calibrated.
+	Seconds *models.Prediction `json:"seconds_to_healthy,omitempty"`
+
+	MemoryLimit int64   `json:"memory_limit_bytes"`
+	Headroom    float64 `json:"headroom"`
+	// RequiredLimit = Peak.Upper·(1+Headroom), the limit this shape needs.
+	RequiredLimit int64 `json:"required_limit_bytes"`
+
+	Actions []Action `json:"actions"`
+	Notes   []string `json:"notes,omitempty"`
+}
+
+// TopUser is one line of the top-users table.
+type TopUser struct {
+	UserShape
+	// Share = J_u / J (0 when J = 0).
+	Share float64 `json:"share"`
+	// Stopped = S_u − R_u: rows without a server (the default row included).
+	Stopped int64 `json:"stopped"`
+}
+
+// CalibrationInfo describes the calibration used.
+type CalibrationInfo struct {
+	File    string   `json:"file"`
+	Release string   `json:"release"`
+	Match   Match    `json:"match"`
+	Terms   []string `json:"terms"`
+	Level   float64  `json:"level"`
+	Samples int      `json:"samples"`
+}
+
+// Action kinds.
+const (
+	ActionUpgrade = "upgrade"
+	ActionRemove  = "remove-stopped-servers"
+	ActionLimit   = "memory-limit"
+)
+
+// Action is one thing to do, with its predicted effect.
+type Action struct {
+	Kind string `json:"kind"`
+	Text string `json:"text"`
+	// Peak is the predicted start-up peak after the action, bytes.
+	Peak *models.Prediction `json:"predicted_peak_rss_bytes,omitempty"`
+	// ShapeAfter is the shape after the action (removals).
+	ShapeAfter *models.Shape `json:"shape_after,omitempty"`
+	// Removals are the servers to remove, per user.
+	Removals []Removal `json:"removals,omitempty"`
+	// Limit is the memory limit to set, bytes (ActionLimit), and Quantity
+	// the same as a Kubernetes quantity rounded up.
+	Limit    int64  `json:"limit_bytes,omitempty"`
+	Quantity string `json:"quantity,omitempty"`
+}
+
+// Removal is the stopped named servers of one user to remove.
+type Removal struct {
+	User string `json:"user"`
+	// Count is how many rows go: exact when Servers is set, else the user's
+	// rows without a server minus the default row (which cannot be removed).
+	Count int64 `json:"count"`
+	// Servers are the names, when known.
+	Servers []string `json:"servers,omitempty"`
+	// Requests are the exact API calls (one per server) when names are
+	// known; otherwise the call that lists them and a template with
+	// {server}.
+	Requests []APICall `json:"requests"`
+	// JoinedRowsSaved = R_u·Count (in the 5.0–5.3 start-up join).
+	JoinedRowsSaved int64 `json:"joined_rows_saved"`
+}
+
+// APICall is one JupyterHub REST call.
+type APICall struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Body   string `json:"body,omitempty"`
+}
+
+// RemoveBody is the body that makes DELETE …/servers/:name delete the row.
+const RemoveBody = `{"remove": true}`
+
+// RemoveCall is the API call that deletes a user's named server and its
+// spawner row.
+func RemoveCall(user, server string) APICall {
+	return APICall{Method: "DELETE", Path: "/hub/api/users/" + url.PathEscape(user) + "/servers/" + url.PathEscape(server), Body: RemoveBody}
+}
+
+// ListCall lists every server of a user, stopped ones included.
+func ListCall(user string) APICall {
+	return APICall{Method: "GET", Path: "/hub/api/users/" + url.PathEscape(user) + "?include_stopped_servers=1"}
+}
+
+// Model is a calibration ready to predict.
+type Model struct {
+	Calib   Calib
+	Peak    *models.Model
+	Seconds *models.Model // nil when not calibrated
+}
+
+// NewModel builds the models of a calibration.
+func NewModel(c Calib) (Model, error) {
+	pm, err := c.Cal.PeakModel()
+	if err != nil {
+		return Model{}, fmt.Errorf("%w: %s: %w", ErrNoCalibration, c.Path, err)
+	}
+	m := Model{Calib: c, Peak: pm}
+	if c.Cal.Fits.Seconds != nil {
+		if sm, err := c.Cal.SecondsModel(); err == nil {
+			m.Seconds = sm
+		}
+	}
+	return m, nil
+}
+
+// Evaluate turns a read shape, the resolved release and the chosen
+// calibration (with how well it matches) into a report. linear, if not nil,
+// is a calibration of a fixed release, used to predict the effect of an
+// upgrade. It is a pure function.
+func Evaluate(in Input, rel Release, m Model, match Match, linear *Model, s Settings) (*Report, error) {
+	if s.Top <= 0 {
+		s.Top = DefaultTop
+	}
+	if s.Headroom < 0 || math.IsNaN(s.Headroom) || math.IsInf(s.Headroom, 0) {
+		return nil, fmt.Errorf("%w: headroom %v: give a fraction ≥ 0, e.g. 0.2", ErrBadOptions, s.Headroom)
+	}
+	if s.MemoryLimit < 0 {
+		return nil, fmt.Errorf("%w: memory limit %d < 0", ErrBadOptions, s.MemoryLimit)
+	}
+	shape := in.Shape.Model()
+	if errs := shape.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("inconsistent shape read from %s: %v", in.Source.Location, errs[0])
+	}
+	r := &Report{
+		Source:      in.Source,
+		Release:     rel,
+		Shape:       in.Shape,
+		MemoryLimit: s.MemoryLimit,
+		Headroom:    s.Headroom,
+	}
+	fit := m.Peak.Fit()
+	terms := make([]string, 0, len(m.Peak.Terms()))
+	for _, t := range m.Peak.Terms() {
+		terms = append(terms, t.String())
+	}
+	r.Calibration = CalibrationInfo{File: m.Calib.Path, Release: m.Calib.Cal.Release, Match: match,
+		Terms: terms, Level: fit.Level, Samples: fit.N}
+	r.Peak = m.Peak.Predict(shape)
+	if m.Seconds != nil {
+		p := m.Seconds.Predict(shape)
+		r.Seconds = &p
+	}
+	req, err := models.RequiredLimit(m.Peak, shape, s.Headroom)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
+	}
+	r.RequiredLimit = int64(math.Ceil(req))
+
+	for i, u := range in.Shape.Users {
+		if i >= s.Top {
+			break
+		}
+		t := TopUser{UserShape: u, Stopped: u.S - u.R}
+		if in.Shape.J > 0 {
+			t.Share = float64(u.J) / float64(in.Shape.J)
+		}
+		r.TopUsers = append(r.TopUsers, t)
+	}
+
+	r.Verdict, r.Reasons = Decide(Criteria{
+		Peak: r.Peak, Limit: float64(s.MemoryLimit), Headroom: s.Headroom,
+		Match: match, CalibrationRelease: m.Calib.Cal.Release,
+		Release: rel.Version, Assumed: rel.Assumed,
+	})
+	r.Actions = actions(r, in.Shape, m, linear)
+	return r, nil
+}
+
+// actions lists what to do, most effective first: upgrade (quadratic or
+// buggy releases), remove stale named servers (when they cost joined rows
+// or the verdict is not PASS), and the memory limit the shape needs.
+func actions(r *Report, sh Shape, m Model, linear *Model) []Action {
+	var out []Action
+	q := r.Release.Query
+	if q == QueryQuadratic || q == QueryLinearBuggy {
+		a := Action{Kind: ActionUpgrade}
+		switch {
+		case q == QueryLinearBuggy:
+			a.Text = fmt.Sprintf("Upgrade JupyterHub to %s or newer: %s's start-up is linear but drops the stopped named servers of users with a running one (upstream issue #5211).",
+				hubdb.FixRelease, r.Release.Version)
+		case r.Release.Assumed:
+			a.Text = fmt.Sprintf("If the hub runs 5.0.0b1–5.3.0, upgrade JupyterHub to %s or newer: its start-up query is linear (Σ R_u + Σ S_u of users with a running server, here %s rows instead of J = %s).",
+				hubdb.FixRelease, groupInt(sh.LinearRows), groupInt(sh.J))
+		default:
+			a.Text = fmt.Sprintf("Upgrade JupyterHub to %s or newer: its start-up query is linear (Σ R_u + Σ S_u of users with a running server, here %s rows instead of J = %s).",
+				hubdb.FixRelease, groupInt(sh.LinearRows), groupInt(sh.J))
+		}
+		if linear != nil && q == QueryQuadratic {
+			p := linear.Peak.Predict(sh.Model())
+			a.Peak = &p
+			a.Text += fmt.Sprintf(" Predicted peak with the JupyterHub %s calibration: %s (%s – %s).",
+				linear.Calib.Cal.Release, fmtBytes(p.Point), fmtBytes(p.Lower), fmtBytes(p.Upper))
+		}
+		out = append(out, a)
+	}
+	if q.Quadratic() || r.Verdict != Pass {
+		if a, ok := removalAction(r, sh, m); ok {
+			out = append(out, a)
+		}
+	}
+	if r.MemoryLimit == 0 || r.RequiredLimit > r.MemoryLimit {
+		a := Action{Kind: ActionLimit, Limit: r.RequiredLimit, Quantity: Quantity(float64(r.RequiredLimit))}
+		verb := "Give"
+		if r.MemoryLimit > 0 {
+			verb = fmt.Sprintf("Raise the hub's memory limit from %s, or give", fmtBytes(float64(r.MemoryLimit)))
+		}
+		a.Text = fmt.Sprintf("%s the hub at least %s (%s) for this shape as it is: the upper bound %s plus %s headroom (z2jh: hub.resources.limits.memory).",
+			verb, fmtBytes(float64(r.RequiredLimit)), a.Quantity, fmtBytes(r.Peak.Upper), fmtPct(r.Headroom))
+		out = append(out, a)
+	}
+	return out
+}
+
+// MinRemovalShare is the share of J a user's stopped named servers must
+// cost (R_u × their number) for check to propose removing them.
+const MinRemovalShare = 0.01
+
+// removalAction proposes removing the stopped named servers of the top
+// users who have a running server (only those rows are joined at start-up)
+// where that saves at least MinRemovalShare of J.
+func removalAction(r *Report, sh Shape, m Model) (Action, bool) {
+	var rems []Removal
+	after := sh.Model()
+	for _, u := range r.TopUsers {
+		if u.R == 0 {
+			continue
+		}
+		rem := Removal{User: u.Name}
+		if sh.NamesKnown {
+			rem.Servers = u.StoppedServers
+			rem.Count = int64(len(u.StoppedServers))
+			for _, s := range u.StoppedServers {
+				rem.Requests = append(rem.Requests, RemoveCall(u.Name, s))
+			}
+		} else {
+			// The default "" row cannot be removed; assume it is one of the
+			// stopped rows (it exists for every 5.x user).
+			rem.Count = max(0, u.S-u.R-1)
+			tmpl := RemoveCall(u.Name, "")
+			tmpl.Path += "{server}"
+			rem.Requests = []APICall{ListCall(u.Name), tmpl}
+		}
+		rem.JoinedRowsSaved = u.R * rem.Count
+		if rem.Count == 0 || float64(rem.JoinedRowsSaved) < MinRemovalShare*float64(sh.J) {
+			continue
+		}
+		after.S -= float64(rem.Count)
+		after.J -= float64(rem.JoinedRowsSaved)
+		rems = append(rems, rem)
+	}
+	if len(rems) == 0 {
+		return Action{}, false
+	}
+	p := m.Peak.Predict(after)
+	a := Action{Kind: ActionRemove, Removals: rems, ShapeAfter: &after, Peak: &p}
+	var n int64
+	for _, rm := range rems {
+		n += rm.Count
+	}
+	who := rems[0].User
+	if len(rems) > 1 {
+		who = fmt.Sprintf("%d users", len(rems))
+	}
+	a.Text = fmt.Sprintf("Remove the %s of %s (DELETE with body %s; their rows are joined at every start-up): J %s → %s, predicted peak %s (%s – %s).",
+		plural(n, "stopped named server"), who, RemoveBody, groupInt(sh.J), groupInt(int64(after.J)), fmtBytes(p.Point), fmtBytes(p.Lower), fmtBytes(p.Upper))
+	return a, true
+}
+
+// groupInt renders 1746 as "1,746".
+func groupInt(n int64) string {
+	s := fmt.Sprint(n)
+	neg := n < 0
+	if neg {
+		s = s[1:]
+	}
+	var b []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s[i])
+	}
+	if neg {
+		return "-" + string(b)
+	}
+	return string(b)
+}
