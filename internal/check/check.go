@@ -277,9 +277,9 @@ const tokenHint = "use an admin token, or a service token whose role has scopes 
 // RequiredScopes are the scopes check's token needs, unfiltered, each with
 // the broader scopes that include it.
 var RequiredScopes = []struct {
-	Scope    string
-	Implied  []string
-	Purpose  string
+	Scope   string
+	Implied []string
+	Purpose string
 }{
 	{"list:users", []string{"admin:users"}, "to list every user"},
 	{"read:servers", []string{"admin:servers"}, "to see every user's servers, stopped ones included"},

@@ -65,16 +65,16 @@ func TestQueryOf(t *testing.T) {
 		want    Query
 	}{
 		{"3.0.0", QueryLinearN1},
-		{"4.1.6", QueryLinearN1},       // N+1 lazy loads
-		{"5.0.0b1", QueryQuadratic},    // the joinedload query arrived in 5.0.0b1
-		{"5.0.0", QueryQuadratic},      //
-		{"5.3.0", QueryQuadratic},      // the incident's release
-		{"5.4.0", QueryLinearBuggy},    // PR #5109
-		{"5.4.2", QueryLinearBuggy},    // issue #5211
-		{"5.4.3", QueryLinear},         // PR #5236 = hubdb.FixRelease
-		{"5.5.1", QueryLinear},         //
-		{"6.0.0b2", QueryLinear},       //
-		{"6.0.0.dev", QueryLinear},     // main after the fix
+		{"4.1.6", QueryLinearN1},        // N+1 lazy loads
+		{"5.0.0b1", QueryQuadratic},     // the joinedload query arrived in 5.0.0b1
+		{"5.0.0", QueryQuadratic},       //
+		{"5.3.0", QueryQuadratic},       // the incident's release
+		{"5.4.0", QueryLinearBuggy},     // PR #5109
+		{"5.4.2", QueryLinearBuggy},     // issue #5211
+		{"5.4.3", QueryLinear},          // PR #5236 = hubdb.FixRelease
+		{"5.5.1", QueryLinear},          //
+		{"6.0.0b2", QueryLinear},        //
+		{"6.0.0.dev", QueryLinear},      // main after the fix
 		{hubdb.FixRelease, QueryLinear}, // the constant agrees
 	}
 	for _, c := range cases {
