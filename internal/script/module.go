@@ -76,7 +76,8 @@ type VU interface {
 	// Sink receives samples as they are; Emit is the usual way.
 	Sink() samples.Sink
 	// Emit sends one sample of metric with the current tags plus extra,
-	// timestamped now.
+	// timestamped now. Call it from the VU's goroutine; other goroutines
+	// use a TagSink made on it.
 	Emit(metric string, value float64, extra map[string]string)
 	// AddData counts bytes sent and received, reported as data_sent and
 	// data_received at the end of each iteration.
@@ -88,6 +89,33 @@ type VU interface {
 	// then runs on the VU's goroutine, where it may use the runtime (e.g. to
 	// resolve a promise). The returned function must be called exactly once.
 	RegisterCallback() func(func() error)
+}
+
+// InitContext reports whether vu runs its init context (the script's top
+// level), where binding modules must refuse network calls.
+func InitContext(vu VU) bool { return vu.InInit() }
+
+// TagSink returns a sink, safe for any goroutine, that adds the VU's tags
+// as they are now (scenario, group, ...) and extra to every sample it
+// forwards; tags already on a sample win. Make it on the VU's goroutine
+// when an operation starts and hand it to the code producing samples.
+func TagSink(vu VU, extra map[string]string) samples.Sink {
+	base := vu.Tags()
+	for k, v := range extra {
+		base[k] = v
+	}
+	next := vu.Sink()
+	return samples.SinkFunc(func(s samples.Sample) {
+		tags := make(map[string]string, len(base)+len(s.Tags))
+		for k, v := range base {
+			tags[k] = v
+		}
+		for k, v := range s.Tags {
+			tags[k] = v
+		}
+		s.Tags = tags
+		next.AddSample(s)
+	})
 }
 
 // ErrInitContext is returned for operations that need a running VU (network

@@ -39,7 +39,17 @@ func (i *testHubInstance) call() (string, error) {
 	if err := RequireVUContext(i.vu, "hub.call()"); err != nil {
 		return "", err
 	}
-	i.vu.Emit("testhub_calls", 1, map[string]string{"endpoint": "call"})
+	if InitContext(i.vu) {
+		return "", errors.New("InitContext disagrees with RequireVUContext")
+	}
+	// Samples from another goroutine go through a TagSink.
+	sink := TagSink(i.vu, map[string]string{"endpoint": "call"})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sink.AddSample(samples.Sample{Metric: "testhub_calls", Time: time.Now(), Value: 1, Tags: map[string]string{"status": "200"}})
+	}()
+	<-done
 	return fmt.Sprintf("called from VU %d", i.vu.ID()), nil
 }
 
@@ -508,7 +518,8 @@ func TestTestAbort(t *testing.T) {
 }
 
 func TestInitContext(t *testing.T) {
-	r := runScript(t, "init_context.js", nil)
+	out := filepath.Join(t.TempDir(), "out.json")
+	r := runScript(t, "init_context.js", func(o *Options) { o.JSONOut = out })
 	if r.err != nil {
 		t.Fatalf("%v\n%s", r.err, r.stderr)
 	}
@@ -521,7 +532,21 @@ func TestInitContext(t *testing.T) {
 	if len(root.Checks) != 5 {
 		t.Errorf("checks %+v", root.Checks)
 	}
-	// The module's declared metric got the VU's tags and its own.
+	// The module's declared metric got the VU's tags, the TagSink's and its
+	// own.
+	_, points := readNDJSON(t, out)
+	found := false
+	for _, p := range points {
+		if p.Metric == "testhub_calls" {
+			found = true
+			if p.Data.Tags["scenario"] != "default" || p.Data.Tags["endpoint"] != "call" || p.Data.Tags["status"] != "200" {
+				t.Errorf("tags %v", p.Data.Tags)
+			}
+		}
+	}
+	if !found {
+		t.Error("no testhub_calls point")
+	}
 	if metricValue(t, r.res.Snapshot, "testhub_calls", "count") != 1 {
 		t.Error("testhub_calls not counted")
 	}
@@ -677,5 +702,31 @@ func TestStackHelpers(t *testing.T) {
 	}
 	if f, l, c := firstPosition(st); f != "/a/b.js" || l != 3 || c != 4 {
 		t.Errorf("firstPosition = %s %d %d", f, l, c)
+	}
+}
+
+func TestScenarioExecEnvTags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.json")
+	r := runScript(t, "exec_env.js", func(o *Options) { o.JSONOut = out })
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	for _, c := range r.res.Snapshot.Root.Checks {
+		if c.Fails > 0 {
+			t.Errorf("check %q failed", c.Name)
+		}
+	}
+	_, points := readNDJSON(t, out)
+	special := 0
+	for _, p := range points {
+		if p.Metric == "iterations" && p.Data.Tags["scenario"] == "special" {
+			special++
+			if p.Data.Tags["team"] != "hub" || p.Data.Tags["user"] != "alice" {
+				t.Errorf("tags %v", p.Data.Tags)
+			}
+		}
+	}
+	if special != 2 {
+		t.Errorf("special ran %d iterations", special)
 	}
 }
