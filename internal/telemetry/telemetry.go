@@ -22,7 +22,8 @@
 // The collector never fails a run: a failed scrape is a hub_scrape_errors
 // sample tagged with its source and kind, logged once per kind with what to
 // do (a 403 names the missing scope read:metrics). Samples use the metric
-// names the report reads (see names.go); every value is finite.
+// names the report reads (the Metric… constants, which also say which
+// source writes hub_rss_bytes and hub_cpu_seconds); every value is finite.
 package telemetry
 
 import (
@@ -79,7 +80,7 @@ type Config struct {
 	// LocalPID returns the PID of the local hub process, 0 when unknown (e.g.
 	// while it restarts). It is called before every /proc reading, since a
 	// restart changes it. Nil: the hub is not local. When set, /proc is the
-	// source of hub_rss_bytes and hub_cpu_seconds (see names.go).
+	// source of hub_rss_bytes and hub_cpu_seconds (see MetricRSS).
 	LocalPID func() int
 	// Sink receives the samples; it must be safe for concurrent use. Nil
 	// discards.
