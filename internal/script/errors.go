@@ -150,7 +150,10 @@ func exceptionError(exc *sobek.Exception, where string) *ScriptError {
 	var b strings.Builder
 	for _, f := range exc.Stack() {
 		pos := f.Position()
-		if pos.Filename == "" && f.SrcName() == "" {
+		if pos.Line == 0 { // a Go function (sobek says "<native>")
+			if fn := f.FuncName(); fn != "" {
+				fmt.Fprintf(&b, "\tat %s (native)\n", fn)
+			}
 			continue
 		}
 		if se.File == "" && pos.Line > 0 {
