@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"maps"
 	"math"
@@ -236,4 +235,3 @@ func waitUntil(ctx, stop context.Context, at time.Time) bool {
 	}
 }
 
-var errNoWork = errors.New("no work in this segment")

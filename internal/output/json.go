@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -235,14 +234,4 @@ func (o *JSON) Close() error {
 		return fmt.Errorf("%w: json: %w", ErrOutput, o.err)
 	}
 	return nil
-}
-
-// SortedTags returns the tag keys of m sorted, for stable renderings.
-func SortedTags(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
