@@ -234,4 +234,3 @@ func waitUntil(ctx, stop context.Context, at time.Time) bool {
 		return false
 	}
 }
-
