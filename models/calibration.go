@@ -120,8 +120,14 @@ type Calibration struct {
 	Version int `json:"version"`
 	// Release is the JupyterHub release measured, e.g. "5.3.0". Recorded
 	// only: the fitter does not use it.
-	Release     string      `json:"release"`
-	CreatedAt   time.Time   `json:"created_at"`
+	Release   string    `json:"release"`
+	CreatedAt time.Time `json:"created_at"`
+	// Partial marks a calibration cut short by an interruption: its fits
+	// use only the shapes measured before it, fewer than planned. Such a
+	// file loads and predicts; calibrate again for a complete one. (A
+	// sweep that ends early because its time budget ran out is not
+	// partial: measuring within the budget is what was asked.)
+	Partial     bool        `json:"partial,omitempty"`
 	Environment Environment `json:"environment"`
 	Samples     []Sample    `json:"samples"`
 	Fits        Fits        `json:"fits"`

@@ -132,6 +132,19 @@ func TestCalibrationRoundTrip(t *testing.T) {
 	if !back.CreatedAt.Equal(c.CreatedAt) || back.Environment != c.Environment || back.Release != c.Release {
 		t.Errorf("metadata did not round-trip: %+v", back)
 	}
+	if back.Partial || strings.Contains(buf.String(), `"partial"`) {
+		t.Errorf("a complete calibration is written without the partial mark")
+	}
+	// An interrupted calibration keeps its mark.
+	c.Partial = true
+	buf.Reset()
+	if err := c.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Load(bytes.NewReader(buf.Bytes())); err != nil || !p.Partial {
+		t.Errorf("partial mark did not round-trip: %v, %v", p.Partial, err)
+	}
+	c.Partial = false
 	m1, _ := c.PeakModel()
 	m2, err := back.PeakModel()
 	if err != nil {
