@@ -228,6 +228,9 @@ print(json.dumps({"version": jupyterhub.__version__, "revision": rev}))
 func ormDB(tb testing.TB, release string, users []dbUser, stateBytes int) (path, revision string) {
 	tb.Helper()
 	py := hubPython(tb, release)
+	if users == nil {
+		users = []dbUser{}
+	}
 	dir := tb.TempDir()
 	spec, _ := json.Marshal(map[string]any{"users": users, "state_bytes": stateBytes})
 	specPath := filepath.Join(dir, "spec.json")
