@@ -279,10 +279,9 @@ const tokenHint = "use an admin token, or a service token whose role has scopes 
 var RequiredScopes = []struct {
 	Scope   string
 	Implied []string
-	Purpose string
 }{
-	{"list:users", []string{"admin:users"}, "to list every user"},
-	{"read:servers", []string{"admin:servers"}, "to see every user's servers, stopped ones included"},
+	{"list:users", []string{"admin:users"}},     // to list every user
+	{"read:servers", []string{"admin:servers"}}, // to see their servers, stopped ones included
 }
 
 // MissingScopes returns the RequiredScopes that the token's scopes (as
