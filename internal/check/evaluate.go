@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
 	"github.com/hubcap-dev/hubcap/models"
@@ -291,6 +292,12 @@ func Evaluate(in Input, rel Release, m Model, match Match, linear *Model, s Sett
 		r.TopUsers = append(r.TopUsers, t)
 	}
 
+	if m.Calib.Cal.Partial {
+		r.Notes = append(r.Notes, fmt.Sprintf("the calibration %s is partial (its sweep was interrupted): calibrate again for a complete one", describeCalib(m.Calib)))
+	}
+	if n := extrapolation(m, shape); n != "" {
+		r.Notes = append(r.Notes, n)
+	}
 	r.Verdict, r.Reasons = Decide(Criteria{
 		Peak: r.Peak, Limit: float64(s.MemoryLimit), Headroom: s.Headroom,
 		Match: match, CalibrationRelease: m.Calib.Cal.Release,
@@ -298,6 +305,32 @@ func Evaluate(in Input, rel Release, m Model, match Match, linear *Model, s Sett
 	})
 	r.Actions = actions(r, in.Shape, m, linear)
 	return r, nil
+}
+
+// extrapolation says how far the shape lies beyond the calibrated samples
+// in the model's terms ("" when within them or when the calibration has no
+// samples).
+func extrapolation(m Model, shape models.Shape) string {
+	if len(m.Calib.Cal.Samples) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, t := range m.Peak.Terms() {
+		if t == models.TermConst {
+			continue
+		}
+		top := 0.0
+		for _, s := range m.Calib.Cal.Samples {
+			top = max(top, s.Shape.Value(t))
+		}
+		if v := shape.Value(t); top > 0 && v > top {
+			parts = append(parts, fmt.Sprintf("%s = %s is %.1f× the largest calibrated (%s)", t, groupInt(int64(v)), v/top, groupInt(int64(top))))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "the prediction extrapolates beyond the calibration: " + strings.Join(parts, ", ") + "; the interval widens, but the model form is assumed to hold"
 }
 
 // actions lists what to do, most effective first: upgrade (quadratic or

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
@@ -98,6 +99,15 @@ func TestEvaluateIncidentFromDB(t *testing.T) {
 	}
 	if v, _ := Decide(Criteria{Peak: r.Peak, Limit: float64(r.RequiredLimit), Headroom: 0.2, Match: MatchExact}); v != Pass {
 		t.Errorf("the required limit %d does not pass: %s", r.RequiredLimit, v)
+	}
+
+	// J = 840,346 lies beyond the sweep's largest shape (J ≤ 250,000): said.
+	if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "extrapolates") || !strings.Contains(r.Notes[0], "J = 840,346") {
+		t.Errorf("notes %q: want the extrapolation noted", r.Notes)
+	}
+	small := evaluate(t, inputOf(incidentUsers()[1:], false), "5.3.0", "5.3.0", Settings{MemoryLimit: limit, Headroom: 0.2})
+	if len(small.Notes) != 0 {
+		t.Errorf("notes %q for a shape inside the calibration", small.Notes)
 	}
 
 	kinds := map[string]Action{}
