@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/hubcap-dev/hubcap/internal/capreport"
+	"github.com/hubcap-dev/hubcap/internal/check"
+	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/models"
+)
+
+func init() {
+	register(&command{
+		Name:    "report",
+		Summary: "write the HTML capacity report of a run: report RESULTS.ndjson -o report.html",
+		Run:     runReport,
+	})
+}
+
+const reportSynopsis = `report RESULTS.ndjson [--calibration FILE] [--check FILE.json] [--limit 3Gi] [--planned 700] -o report.html
+
+Writes one self-contained HTML file (it works offline) from a run's results
+(hubcap run --out json=RESULTS.ndjson): the verdict (thresholds, hub memory
+against the limit, the planned size against the predicted OOM threshold,
+headroom), the timeline, latencies per phase, errors, the capacity model
+and the environment. Prints the verdict (PASS, WARN or FAIL) and the path.
+
+Defaults come from what the scenario recorded in the results: the planned
+size (ATTENDEES), the hub's release, and the calibration shipped for that
+release (models/calibrations/jupyterhub-<release>.json; --calibration none
+draws no model). Thresholds come from --summary (a --summary-export file),
+else from the thresholds the results declare.`
+
+type reportFlags struct {
+	out, calibration, checkFile, summary string
+	limit, family, release, title        string
+	planned, headroom                    float64
+}
+
+func runReport(_ context.Context, stdio IO, args []string) error {
+	f := &reportFlags{}
+	fs := newFlags("report", stdio, reportSynopsis)
+	fs.StringVar(&f.out, "o", "report.html", "the HTML file to write")
+	fs.StringVar(&f.out, "output", "report.html", "same as -o")
+	fs.StringVar(&f.calibration, "calibration", "", "calibration file (default: the shipped one for the results' release; none: no model)")
+	fs.StringVar(&f.checkFile, "check", "", "a hubcap check --json result to include (DB shape, sign-off)")
+	fs.StringVar(&f.summary, "summary", "", "the run's --summary-export file, for the thresholds")
+	fs.StringVar(&f.limit, "limit", "", "the hub's memory limit, a Kubernetes quantity: 3Gi, 2048Mi (default: the check's, else the scenario's HUB_MEMORY_LIMIT)")
+	fs.Float64Var(&f.planned, "planned", 0, "the workshop size to sign off (default: the scenario's ATTENDEES)")
+	fs.Float64Var(&f.headroom, "headroom", capreport.DefaultHeadroom, "fraction of the limit that must stay free at the planned size")
+	fs.StringVar(&f.family, "family", "", "size family of the model: attendees or servers (default: the scenario's)")
+	fs.StringVar(&f.release, "release", "", "JupyterHub release of the hub under test (default: as recorded in the results)")
+	fs.StringVar(&f.title, "title", "", "the report's title")
+
+	// Flags may come before or after the results file.
+	var positional []string
+	for {
+		if err := parseFlags(fs, args, true); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(positional) != 1 {
+		return withExitCode(ExitUsage, fmt.Errorf("want exactly one results file, got %d arguments; usage: hubcap %s",
+			len(positional), strings.SplitN(reportSynopsis, "\n", 2)[0]))
+	}
+	in, err := f.inputs(positional[0])
+	if err != nil {
+		return err
+	}
+	r, err := capreport.Build(in)
+	if err != nil {
+		return withExitCode(reportExitCode(err), err)
+	}
+	if err := r.WriteFile(f.out); err != nil {
+		return err
+	}
+	printVerdict(stdio.Stdout, r, f.out)
+	return nil
+}
+
+// inputs turns the flags into capreport's inputs, reading the results (for
+// the release that picks the default calibration), the calibration and the
+// check.
+func (f *reportFlags) inputs(results string) (capreport.Inputs, error) {
+	in := capreport.Inputs{ResultsPath: results, SummaryPath: f.summary, Planned: f.planned,
+		Headroom: f.headroom, Family: f.family, Release: f.release, Title: f.title}
+	var errs []error
+	if f.limit != "" {
+		n, err := proc.ParseSize(f.limit)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--limit: %w", err))
+		}
+		in.LimitBytes = float64(n)
+	}
+	if f.planned < 0 || f.headroom < 0 || f.headroom >= 1 {
+		errs = append(errs, errors.New("--planned must be ≥ 0 and --headroom in [0, 1)"))
+	}
+	if len(errs) > 0 {
+		return in, withExitCode(ExitUsage, errors.Join(errs...))
+	}
+	res, err := capreport.ReadResults(results)
+	if err != nil {
+		return in, err
+	}
+	in.Results = res
+	if f.checkFile != "" {
+		b, err := os.ReadFile(f.checkFile)
+		if err != nil {
+			return in, fmt.Errorf("--check: %w", err)
+		}
+		var c check.Report
+		if err := json.Unmarshal(b, &c); err != nil || c.Verdict == "" {
+			if err == nil {
+				err = errors.New("no verdict")
+			}
+			return in, withExitCode(ExitUsage, fmt.Errorf("--check %s: not a hubcap check --json result: %w", f.checkFile, err))
+		}
+		in.Check = &c
+	}
+	switch f.calibration {
+	case "none":
+	case "":
+		release := f.release
+		if release == "" {
+			release = capreport.ScenarioInfoOf(res).HubVersion
+		}
+		if release == "" && in.Check != nil {
+			release = in.Check.Release.Version
+		}
+		cal, path, ok, err := capreport.ShippedCalibration(release)
+		if err != nil {
+			return in, err
+		}
+		if ok {
+			in.Calibration, in.CalibrationPath = cal, path
+		}
+	default:
+		cal, err := models.LoadFile(f.calibration)
+		if err != nil {
+			return in, withExitCode(ExitUsage, fmt.Errorf("--calibration: %w", err))
+		}
+		in.Calibration, in.CalibrationPath = &cal, f.calibration
+	}
+	return in, nil
+}
+
+func reportExitCode(err error) int {
+	if errors.Is(err, capreport.ErrBadInputs) || errors.Is(err, capreport.ErrSummary) {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// printVerdict prints the banner, its reasons, the notes and the path.
+func printVerdict(w io.Writer, r *capreport.Report, path string) {
+	a := r.Assessment
+	fmt.Fprintf(w, "verdict: %s\n", a.Level)
+	for _, why := range a.Reasons {
+		fmt.Fprintf(w, "  - %s\n", why)
+	}
+	if v := r.Input.Verdict; v != nil && v.PlannedSize > 0 {
+		unit := v.SizeUnit
+		line := fmt.Sprintf("planned %g %s", v.PlannedSize, unit)
+		if v.PredictedThreshold > 0 {
+			line += fmt.Sprintf("; predicted OOM threshold %s %s", thresholdText(v.PredictedThreshold), unit)
+		}
+		if v.MemoryLimitBytes > 0 {
+			line += fmt.Sprintf("; limit %s", check.Quantity(v.MemoryLimitBytes))
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if res := r.Input.Results; res != nil && res.CutShort() {
+		fmt.Fprintf(w, "note: the run was cut short (status %q)\n", res.Status)
+	}
+	fmt.Fprintf(w, "report: %s\n", path)
+}
+
+func thresholdText(v float64) string {
+	if math.IsInf(v, 1) {
+		return "beyond the model's range"
+	}
+	return fmt.Sprintf("%.0f", v)
+}
