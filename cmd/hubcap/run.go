@@ -3,15 +3,20 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/executor"
+	"github.com/hubcap-dev/hubcap/internal/jsjupyterhub"
 	"github.com/hubcap-dev/hubcap/internal/script"
+	"github.com/hubcap-dev/hubcap/internal/telemetry"
 )
 
 func init() {
@@ -22,13 +27,28 @@ func init() {
 	})
 }
 
-const runSynopsis = `run [flags] script.js
+const runSynopsis = `run [--hub URL|local:RELEASE] [flags] script.js
 
-Runs a scenario script the way "k6 run" does (see docs/k6-compat.md).
-Ctrl-C stops gracefully (teardown and summary still run); a second Ctrl-C
-stops at once. Exit codes follow k6: 0 ok, 99 thresholds failed, 100/101
-setup/teardown timeout, 104 invalid options, 105 interrupted, 107 script
-error, 108 test.abort().`
+Runs a scenario script the way "k6 run" does (see docs/k6-compat.md); the
+script reaches the hub through the k6/x/jupyterhub module
+(docs/jupyterhub-module.md).
+
+Targets: --hub URL is a running hub (its public URL); the admin token comes
+from $HUBCAP_TOKEN or --token-file, never from the command line.
+--hub local:5.5.1 starts a local hub of that installed release, with an
+in-process fleet standing in for single-user servers, for the run only
+(its run directory is kept). During the run the hub's telemetry (RSS, CPU,
+servers, DB shape) goes into the same --out stream as the script's samples;
+the stream ends with a hubcap_run_status point. Afterwards, users and
+servers the run added (names starting with --name-prefix) are removed
+unless --keep.
+
+Ctrl-C stops gracefully (teardown, summary and cleanup still run); a second
+Ctrl-C stops at once (cleanup still runs); a third abandons the cleanup.
+Exit codes follow k6: 0 ok, 99 thresholds failed, 100/101 setup/teardown
+timeout, 104 invalid options, 105 interrupted, 107 script error, 108
+test.abort(); and 2 bad command line, 3 release not installed, 27 --hub is
+not a JupyterHub, 28 token rejected, 29 hub unreachable.`
 
 // multiFlag collects a repeatable flag.
 type multiFlag []string
@@ -48,6 +68,14 @@ type runFlags struct {
 	segment, sequence   string
 	progress            string
 	progressIntervalStr string
+
+	// The target hub (run_hub.go).
+	hub, tokenFile, argvToken string
+	insecure, keep            bool
+	namePrefix, runDir        string
+	telemetryInterval         time.Duration
+	shapeInterval             time.Duration
+	tokenGiven                bool
 }
 
 func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
@@ -76,6 +104,15 @@ func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
 	fs.StringVar(&f.sequence, "execution-segment-sequence", "", "all the segments of a distributed test, e.g. 0,1/2,1")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto, bar, plain or off")
 	fs.StringVar(&f.progressIntervalStr, "progress-interval", "10s", "how often plain progress lines are printed")
+	fs.StringVar(&f.hub, "hub", "", "target hub: its public URL (token from $"+TokenEnv+" or --token-file), or local:RELEASE to start a local hub for the run, e.g. local:5.5.1")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the hub's admin API token (default: $"+TokenEnv+")")
+	fs.StringVar(&f.argvToken, "token", "", "refused: tokens never go on the command line (use $"+TokenEnv+" or --token-file)")
+	fs.BoolVar(&f.insecure, "insecure-skip-tls-verify", false, "do not verify the hub's TLS certificate")
+	fs.StringVar(&f.namePrefix, "name-prefix", defaultNamePrefix, "only users and servers whose names start with this are ever removed")
+	fs.BoolVar(&f.keep, "keep", false, "leave the users and servers the run created on the hub")
+	fs.StringVar(&f.runDir, "run-dir", "", "run directory of a local hub (default "+runDirBase+"/<time>-jupyterhub-<release>)")
+	fs.DurationVar(&f.telemetryInterval, "telemetry-interval", telemetry.DefaultMetricsInterval, "how often the hub's /hub/metrics (and a local hub's /proc) are read; 0 turns hub telemetry off")
+	fs.DurationVar(&f.shapeInterval, "shape-interval", telemetry.DefaultShapeInterval, "how often the hub's DB shape is read from the user listing; 0 turns it off")
 
 	// Flags may come before or after the script, as with k6.
 	var positional []string
@@ -89,7 +126,30 @@ func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "token" {
+			f.tokenGiven = true
+		}
+	})
 	return f, positional, nil
+}
+
+// scriptEnv is the script's __ENV: the process environment (with
+// includeSystem, as k6 does by default) without the admin token, then the
+// -e values.
+func scriptEnv(includeSystem bool, environ []string, given map[string]string) map[string]string {
+	env := map[string]string{}
+	if includeSystem {
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k != TokenEnv {
+				env[k] = v
+			}
+		}
+	}
+	for k, v := range given {
+		env[k] = v
+	}
+	return env
 }
 
 func keyValues(list []string, what string) (map[string]string, error) {
@@ -107,8 +167,9 @@ func keyValues(list []string, what string) (map[string]string, error) {
 // options turns the flags into the library's options.
 func (f *runFlags) options(path string, stdio IO) (script.Options, error) {
 	o := script.Options{
-		Script:           path,
-		IncludeSystemEnv: f.systemEnv,
+		Script: path,
+		// The process environment is passed below, without the token.
+		IncludeSystemEnv: false,
 		Overrides:        script.Overrides{VUs: f.vus, Iterations: f.iterations},
 		Segment:          f.segment,
 		SegmentSequence:  f.sequence,
@@ -122,9 +183,11 @@ func (f *runFlags) options(path string, stdio IO) (script.Options, error) {
 	}
 	var errs []error
 	var err error
-	if o.Env, err = keyValues(f.env, "-e"); err != nil {
+	env, err := keyValues(f.env, "-e")
+	if err != nil {
 		errs = append(errs, err)
 	}
+	o.Env = scriptEnv(f.systemEnv, os.Environ(), env)
 	if o.Tags, err = keyValues(f.tags, "--tag"); err != nil {
 		errs = append(errs, err)
 	}
@@ -164,6 +227,9 @@ func (f *runFlags) options(path string, stdio IO) (script.Options, error) {
 	if f.quiet {
 		o.Progress = script.ProgressOff
 	}
+	if f.telemetryInterval < 0 || f.shapeInterval < 0 {
+		errs = append(errs, errors.New("--telemetry-interval and --shape-interval can't be negative (0 turns them off)"))
+	}
 	if d, err := time.ParseDuration(f.progressIntervalStr); err != nil || d <= 0 {
 		errs = append(errs, fmt.Errorf("--progress-interval %q: want a positive duration", f.progressIntervalStr))
 	} else {
@@ -177,6 +243,9 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	if f.tokenGiven {
+		return withExitCode(ExitUsage, fmt.Errorf("--token is refused: a token on the command line leaks into shell history and ps; export %s or pass --token-file FILE", TokenEnv))
+	}
 	if len(positional) != 1 {
 		return withExitCode(ExitUsage, fmt.Errorf("want exactly one script, got %d arguments; usage: hubcap %s", len(positional), strings.SplitN(runSynopsis, "\n", 2)[0]))
 	}
@@ -184,33 +253,127 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 	if err != nil {
 		return withExitCode(ExitUsage, err)
 	}
-	// The first Ctrl-C cancels ctx (main's signal context): a graceful stop.
-	// A second one kills.
-	kill := make(chan struct{})
-	done := make(chan struct{})
-	defer close(done)
+	spec, err := f.hubSpec()
+	if err != nil {
+		return withExitCode(ExitUsage, err)
+	}
+	// A script that does not compile fails before a hub is started for it.
+	if _, err := script.Compile(o.Script); err != nil {
+		return withExitCode(script.ExitCode(err), err)
+	}
+	// The runtime, the telemetry's logger and this function write to
+	// stderr from several goroutines.
+	stdio.Stderr = syncWriter(stdio.Stderr)
+	o.Stderr = stdio.Stderr
+	sig := watchSignals(ctx, stdio)
+	defer sig.stop()
+	o.Kill = sig.kill
+
+	// The target: a local hub started for the run, or a running one.
+	th, err := openTarget(ctx, spec, stdio)
+	if err != nil {
+		return err
+	}
+	defer th.close(stdio)
+	b, err := jsjupyterhub.Bind(th.target)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	cleanup := th.target.HubURL != "" && !f.keep
+	if th.target.Token != "" {
+		// What the run may remove later; this also tries the token.
+		if err := b.Baseline(ctx); err != nil {
+			if tokenRejected(err) {
+				return withExitCode(ExitTokenRejected, fmt.Errorf("the hub did not accept the token from %s (unknown, expired or revoked): %w", spec.tokenFrom, err))
+			}
+			fmt.Fprintf(stdio.Stderr, "hubcap run: warning: cannot list the hub's users before the run (%v); the cleanup will remove only what the admin client itself created\n", err)
+		}
+	}
+	var tel *hubTelemetry
+	if th.target.HubURL != "" && f.telemetryInterval > 0 {
+		if tel, err = th.telemetry(f.telemetryInterval, f.shapeInterval, stdio); err != nil {
+			return err
+		}
+		o.Collectors = append(o.Collectors, tel)
+	}
+
+	outBefore := statFile(o.JSONOut)
+	res, runErr := script.Run(ctx, o)
+	status := runStatus(runErr, res, tel.hubDied())
+	if o.JSONOut != "" && writtenSince(o.JSONOut, outBefore) {
+		if err := appendRunStatus(o.JSONOut, status, time.Now()); err != nil {
+			fmt.Fprintf(stdio.Stderr, "hubcap run: %v\n", err)
+		}
+	}
+	if status == statusHubDied {
+		fmt.Fprintf(stdio.Stderr, "hubcap run: the hub stopped answering during the run and did not come back (see hub_up in the results)\n")
+	}
+	switch {
+	case cleanup && status == statusHubDied:
+		fmt.Fprintf(stdio.Stderr, "hubcap run: no cleanup while the hub is down; users and servers starting with %q may remain\n", th.target.NamePrefix)
+	case cleanup:
+		th.cleanup(b, sig.abandon, stdio)
+	case f.keep && th.target.HubURL != "":
+		fmt.Fprintf(stdio.Stderr, "hubcap run: --keep: the users and servers the run created stay on the hub\n")
+	}
+	if runErr != nil {
+		return withExitCode(script.ExitCode(runErr), runErr)
+	}
+	return nil
+}
+
+// syncWriter makes w safe for concurrent writes; files already are (and
+// stay files, so that the runtime can tell a terminal).
+func syncWriter(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok || w == nil {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// signals are the second and third Ctrl-C of a run: kill closes on the
+// second (stop at once), abandon on the third (give up the cleanup).
+type signals struct {
+	kill, abandon chan struct{}
+	done          chan struct{}
+}
+
+func (s *signals) stop() { close(s.done) }
+
+// watchSignals follows Ctrl-C and SIGTERM after the first one, which
+// cancels ctx (main's signal context): a graceful stop.
+func watchSignals(ctx context.Context, stdio IO) *signals {
+	s := &signals{kill: make(chan struct{}), abandon: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		select {
 		case <-ctx.Done():
-		case <-done:
+		case <-s.done:
 			return
 		}
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sig)
-		if ctx.Err() != nil {
-			fmt.Fprintln(stdio.Stderr, "stopping gracefully (teardown and summary still run); press Ctrl-C again to stop at once")
-		}
-		select {
-		case <-sig:
-			close(kill)
-		case <-done:
+		fmt.Fprintln(stdio.Stderr, "stopping gracefully (teardown, summary and cleanup still run); press Ctrl-C again to stop at once")
+		for _, ch := range []chan struct{}{s.kill, s.abandon} {
+			select {
+			case <-sig:
+				close(ch)
+			case <-s.done:
+				return
+			}
 		}
 	}()
-	o.Kill = kill
-	_, err = script.Run(ctx, o)
-	if err != nil {
-		return withExitCode(script.ExitCode(err), err)
-	}
-	return nil
+	return s
 }

@@ -1,0 +1,7 @@
+package main
+
+// JavaScript modules of hubcap run, registered from their packages' init().
+import (
+	// k6/x/jupyterhub: the scripts' API to the hub.
+	_ "github.com/hubcap-dev/hubcap/internal/jsjupyterhub"
+)
