@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/script"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/attendee"
+	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/kernel"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
@@ -84,6 +85,12 @@ func (m *ModuleInstance) newAttendee(opts map[string]any) (map[string]any, error
 	if m.b != nil {
 		cfg.InsecureSkipVerify = m.b.target.InsecureSkipVerify
 	}
+	// As in k6, a VU reuses its connections across iterations: the VU's
+	// attendees share one connection pool (each keeps its own cookies).
+	if m.transport == nil || m.insecure != cfg.InsecureSkipVerify {
+		m.transport, m.insecure = hubapi.NewHTTPClient(cfg.InsecureSkipVerify, nil).Transport, cfg.InsecureSkipVerify
+	}
+	cfg.RoundTripper = m.transport
 	a := &jsAttendee{vu: m.vu, kernelName: cfg.KernelName}
 	cfg.Sink = phaseTagger{next: &a.sink}
 	s, err := attendee.New(cfg)

@@ -11,6 +11,8 @@
 package jsjupyterhub
 
 import (
+	"net/http"
+
 	"github.com/hubcap-dev/hubcap/internal/script"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/attendee"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
@@ -49,6 +51,9 @@ func (RootModule) Metrics() []samples.Metric { return attendee.Metrics }
 type ModuleInstance struct {
 	vu script.VU
 	b  *Binding // nil: no hub
+	// transport is the VU's connection pool, shared by its attendees.
+	transport http.RoundTripper
+	insecure  bool
 }
 
 // Exports returns the default export: hubURL, prefix, version, admin and

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -236,4 +237,38 @@ func TestOptionsConversion(t *testing.T) {
 	if !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), "l must be an array of strings") || !strings.Contains(err.Error(), "d must be a duration") {
 		t.Errorf("errors: %v", err)
 	}
+}
+
+// TestTrackKeepsNoDroppedSessions: attendees a script no longer holds are
+// not kept alive by the binding, and Close closes the ones still held.
+func TestTrackKeepsNoDroppedSessions(t *testing.T) {
+	b, err := Bind(Target{HubURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	newSession := func() *attendee.Session {
+		s, err := attendee.New(attendee.Config{HubURL: "http://127.0.0.1:1", Username: "hubcap-x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	kept := newSession()
+	b.track(kept)
+	for range 500 {
+		b.track(newSession())
+	}
+	runtime.GC()
+	b.mu.Lock()
+	b.compactLocked()
+	n := len(b.sessions)
+	b.mu.Unlock()
+	if n > 100 {
+		t.Errorf("the binding holds %d sessions after 500 were dropped", n)
+	}
+	if n == 0 || b.sessions[0].Value() != kept {
+		t.Error("the binding lost a session the script still holds")
+	}
+	runtime.KeepAlive(kept)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"weak"
 
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/attendee"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
@@ -62,8 +63,10 @@ type Binding struct {
 	// the first VU of the run hands over.
 	sink forwardSink
 
-	mu       sync.Mutex
-	sessions []*attendee.Session
+	mu sync.Mutex
+	// sessions are weak so that attendees a script dropped (one per
+	// iteration, say) are not kept alive until the end of the run.
+	sessions []weak.Pointer[attendee.Session]
 	baseline map[string]map[string]bool // user → server → active, nil: none taken
 }
 
@@ -102,16 +105,27 @@ func (b *Binding) Close() {
 	sessions := b.sessions
 	b.sessions = nil
 	b.mu.Unlock()
-	for _, s := range sessions {
-		_ = s.Close()
+	for _, w := range sessions {
+		if s := w.Value(); s != nil {
+			_ = s.Close()
+		}
 	}
 	current.CompareAndSwap(b, nil)
 }
 
+// track remembers s so that Close closes its kernel websocket. Collected
+// sessions are dropped from the list as it grows.
 func (b *Binding) track(s *attendee.Session) {
 	b.mu.Lock()
-	b.sessions = append(b.sessions, s)
-	b.mu.Unlock()
+	defer b.mu.Unlock()
+	if len(b.sessions) == cap(b.sessions) && len(b.sessions) >= 64 {
+		b.compactLocked()
+	}
+	b.sessions = append(b.sessions, weak.Make(s))
+}
+
+func (b *Binding) compactLocked() {
+	b.sessions = slices.DeleteFunc(b.sessions, func(w weak.Pointer[attendee.Session]) bool { return w.Value() == nil })
 }
 
 // adminClient returns the admin client or why there is none.
