@@ -296,6 +296,7 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 			return err
 		}
 		o.Collectors = append(o.Collectors, tel)
+		o.HubStatus = tel.progress
 	}
 
 	outBefore := statFile(o.JSONOut)

@@ -323,6 +323,11 @@ func (h *hubTelemetry) Run(ctx context.Context, sink samples.Sink) error {
 	return h.c.Run(ctx)
 }
 
+// progress is the hub's line in the live progress display.
+func (h *hubTelemetry) progress() string {
+	return telemetry.ProgressLine(h.c.Status())
+}
+
 // hubDied reports whether the hub's last scrape found it down (nil: no
 // telemetry, no verdict).
 func (h *hubTelemetry) hubDied() bool {

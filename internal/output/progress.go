@@ -18,6 +18,9 @@ type ProgressState struct {
 	Interrupted int64
 	Stopping    bool // a stop was requested (Ctrl-C)
 	Scenarios   []executor.Progress
+	// Hub is a one-line status of the target hub (RSS, servers, up/down)
+	// from hub telemetry; "" shows nothing.
+	Hub string
 	// Width is the terminal width in columns (0: 80).
 	Width int
 }
@@ -60,6 +63,9 @@ func RenderProgress(st ProgressState) string {
 		barW := width - nameW - len(right) - 8
 		barW = max(10, min(barW, 40))
 		fmt.Fprintf(&b, "%-*s %s [%s] %s\n", nameW, s.Scenario, mark, bar(s.Fraction, barW), right)
+	}
+	if st.Hub != "" {
+		fmt.Fprintf(&b, "hub: %s\n", st.Hub)
 	}
 	return b.String()
 }
@@ -118,6 +124,9 @@ func RenderProgressLine(st ProgressState) string {
 		if s.Dropped > 0 {
 			fmt.Fprintf(&b, " %d dropped", s.Dropped)
 		}
+	}
+	if st.Hub != "" {
+		fmt.Fprintf(&b, "; hub %s", st.Hub)
 	}
 	return b.String()
 }

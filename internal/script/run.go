@@ -57,6 +57,9 @@ type Options struct {
 	ProgressInterval time.Duration
 	// Collectors push their samples into the run's stream.
 	Collectors []Collector
+	// HubStatus, when set, gives the progress display a one-line status of
+	// the target hub (e.g. from hub telemetry).
+	HubStatus func() string
 	// Kill, when closed, stops everything at once (a second Ctrl-C): running
 	// iterations are interrupted, teardown and handleSummary are skipped,
 	// the summary and outputs are still written.
@@ -304,6 +307,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 				Elapsed: time.Since(start), VUs: st.VUsActive(), MaxVUs: st.Pool.Initialized(),
 				Completed: st.IterationsCompleted(), Interrupted: st.IterationsInterrupted(),
 				Stopping: stopping(), Scenarios: sched.Progress(), Width: termWidth(),
+				Hub: hubStatus(o.HubStatus),
 			}
 		})
 	}()
@@ -662,4 +666,11 @@ func callHandleSummary(parent context.Context, v *vu, data map[string]any) (map[
 		}
 	}
 	return out, nil
+}
+
+func hubStatus(f func() string) string {
+	if f == nil {
+		return ""
+	}
+	return f()
 }

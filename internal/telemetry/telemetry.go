@@ -31,7 +31,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -393,4 +395,30 @@ func (c *Collector) logOnce(source, kind string, err error) {
 		return
 	}
 	c.cfg.Logger.Warn(failureMessage(source, kind, err), "source", source, "kind", kind, "error", err.Error())
+}
+
+// ProgressLine renders st for a live progress display: up or down, the
+// last RSS, running servers and the DB shape when known. Pure.
+func ProgressLine(st Status) string {
+	if !st.Answered && math.IsNaN(st.RSSBytes) {
+		return "waiting for the first reading"
+	}
+	var parts []string
+	if st.Answered {
+		if st.Up {
+			parts = append(parts, "up")
+		} else {
+			parts = append(parts, "DOWN")
+		}
+	}
+	if !math.IsNaN(st.RSSBytes) {
+		parts = append(parts, "RSS "+proc.FormatBytes(int64(st.RSSBytes)))
+	}
+	if !math.IsNaN(st.RunningServers) {
+		parts = append(parts, fmt.Sprintf("%d servers running", int64(st.RunningServers)))
+	}
+	if !st.ShapeTime.IsZero() {
+		parts = append(parts, fmt.Sprintf("S=%d R=%d J=%d", st.Shape.S, st.Shape.R, st.Shape.J))
+	}
+	return strings.Join(parts, ", ")
 }
