@@ -140,7 +140,7 @@ func TestRealHub53(t *testing.T) {
 	if !worst.Release.Assumed || worst.Verdict == Pass || worst.Peak != viaDB.Peak {
 		t.Errorf("--db without --release: release %+v verdict %s", worst.Release, worst.Verdict)
 	}
-	t.Logf("--db and --hub: U=%d S=%d R=%d J=%d, verdict %s, predicted peak %s (test calibration), measured %s",
+	t.Logf("--db and --hub: U=%d S=%d R=%d J=%d, verdict %s, predicted peak %s (synthetic test calibration), measured %s",
 		viaDB.Shape.U, viaDB.Shape.S, viaDB.Shape.R, viaDB.Shape.J, viaDB.Verdict,
 		fmtBytes(viaDB.Peak.Point), proc.FormatBytes(rep.PeakRSS))
 
