@@ -13,6 +13,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/capreport"
 	"github.com/hubcap-dev/hubcap/internal/check"
 	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/internal/script"
 	"github.com/hubcap-dev/hubcap/models"
 )
 
@@ -195,4 +196,39 @@ func thresholdText(v float64) string {
 		return "beyond the model's range"
 	}
 	return fmt.Sprintf("%.0f", v)
+}
+
+// writeRunReport is `hubcap run --report PATH`: the capacity report of the
+// run that just ended (also when it was cut short), from its results file,
+// with its own threshold outcomes and status, and the calibration shipped
+// for the hub's release when there is one. release is --hub local:RELEASE's
+// ("" for a hub URL: the version recorded in the results).
+func writeRunReport(path, results string, res *script.Result, status, release string, stdio IO) error {
+	in := capreport.Inputs{ResultsPath: results, Status: status, Release: release}
+	if res != nil && res.Snapshot != nil {
+		in.Thresholds = capreport.ThresholdsFromSnapshot(res.Snapshot)
+	}
+	rs, err := capreport.ReadResults(results)
+	if err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	in.Results = rs
+	if release == "" {
+		release = capreport.ScenarioInfoOf(rs).HubVersion
+	}
+	cal, calPath, ok, err := capreport.ShippedCalibration(release)
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "hubcap run: --report: %v; the report has no model\n", err)
+	} else if ok {
+		in.Calibration, in.CalibrationPath = cal, calPath
+	}
+	r, err := capreport.Build(in)
+	if err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	if err := r.WriteFile(path); err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	printVerdict(stdio.Stdout, r, path)
+	return nil
 }
