@@ -14,21 +14,23 @@ const (
 	reportCal = "../../internal/capreport/testdata/calibration-5.3.0.json"
 )
 
-func TestReportCommand(t *testing.T) {
-	t.Setenv("HUBCAP_HOME", t.TempDir()) // no shipped calibrations, no ECharts…
-	js := filepath.Join(t.TempDir(), "echarts.min.js")
-	if err := os.WriteFile(js, []byte("/* placeholder */"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// …except this stand-in, where LocateECharts looks under HUBCAP_HOME.
-	home := os.Getenv("HUBCAP_HOME")
+// emptyHome points HUBCAP_HOME at a directory without shipped calibrations
+// and with a stand-in for ECharts where LocateECharts looks.
+func emptyHome(t *testing.T) {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HUBCAP_HOME", home)
 	dir := filepath.Join(home, ".hubcap", "node", "node_modules", "echarts", "dist")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(js, filepath.Join(dir, "echarts.min.js")); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "echarts.min.js"), []byte("/* placeholder */"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestReportCommand(t *testing.T) {
+	emptyHome(t)
 	out := filepath.Join(t.TempDir(), "sub", "report.html")
 
 	code, stdout, stderr := runArgs(t, "report", reportRun, "--calibration", reportCal, "--limit", "3Gi", "--planned", "700", "-o", out)
@@ -69,5 +71,36 @@ func TestReportCommand(t *testing.T) {
 		if code != c.code || !strings.Contains(stdout+stderr, c.want) {
 			t.Errorf("hubcap %q: exit %d (want %d), output:\n%s%s\nwant %q", c.args, code, c.code, stdout, stderr, c.want)
 		}
+	}
+}
+
+// hubcap run --report writes the report at the end of the run, with the
+// run's own threshold outcomes, also without --out.
+func TestRunReportFlag(t *testing.T) {
+	emptyHome(t)
+	dir := t.TempDir()
+	js := filepath.Join(dir, "arrive.js")
+	if err := os.WriteFile(js, []byte(`import { Counter } from 'k6/metrics';
+const arrivals = new Counter('attendee_arrivals');
+export const options = { iterations: 3, thresholds: { attendee_arrivals: ['count==3', 'count>5'] } };
+export default function () { arrivals.add(1); }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "report.html")
+	code, stdout, stderr := runArgs(t, "run", "-q", "--report", out, js)
+	if code != ExitThresholds {
+		t.Fatalf("exit %d, want 99 (one threshold fails)\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "verdict: FAIL") || !strings.Contains(stdout, "threshold attendee_arrivals count>5 failed") ||
+		!strings.Contains(stdout, "report: "+out) {
+		t.Errorf("output:\n%s", stdout)
+	}
+	page, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "status: completed") || !strings.Contains(string(page), "as the run evaluated them") {
+		t.Error("the report does not show the completed run and its own thresholds")
 	}
 }

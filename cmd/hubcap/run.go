@@ -76,6 +76,9 @@ type runFlags struct {
 	telemetryInterval         time.Duration
 	shapeInterval             time.Duration
 	tokenGiven                bool
+
+	// report is --report: the HTML capacity report written at the end.
+	report string
 }
 
 func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
@@ -112,6 +115,7 @@ func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
 	fs.BoolVar(&f.keep, "keep", false, "leave the users and servers the run created on the hub")
 	fs.StringVar(&f.runDir, "run-dir", "", "run directory of a local hub (default "+runDirBase+"/<time>-jupyterhub-<release>)")
 	fs.DurationVar(&f.telemetryInterval, "telemetry-interval", telemetry.DefaultMetricsInterval, "how often the hub's /hub/metrics (and a local hub's /proc) are read; 0 turns hub telemetry off")
+	fs.StringVar(&f.report, "report", "", "write the HTML capacity report of the run to this file at its end, also when cut short (hubcap report makes one later with more options)")
 	fs.DurationVar(&f.shapeInterval, "shape-interval", telemetry.DefaultShapeInterval, "how often the hub's DB shape is read from the user listing; 0 turns it off")
 
 	// Flags may come before or after the script, as with k6.
@@ -299,12 +303,28 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 		o.HubStatus = tel.progress
 	}
 
+	if f.report != "" && o.JSONOut == "" {
+		// The report is made from the results: keep them for the run.
+		tmp, err := os.CreateTemp("", "hubcap-results-*.ndjson")
+		if err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		o.JSONOut = tmp.Name()
+	}
 	outBefore := statFile(o.JSONOut)
 	res, runErr := script.Run(ctx, o)
 	status := runStatus(runErr, res, tel.hubDied())
 	if o.JSONOut != "" && writtenSince(o.JSONOut, outBefore) {
 		if err := appendRunStatus(o.JSONOut, status, time.Now()); err != nil {
 			fmt.Fprintf(stdio.Stderr, "hubcap run: %v\n", err)
+		}
+	}
+	var reportErr error
+	if f.report != "" {
+		if reportErr = writeRunReport(f.report, o.JSONOut, res, status, spec.release, stdio); reportErr != nil && runErr != nil {
+			fmt.Fprintf(stdio.Stderr, "hubcap run: %v\n", reportErr) // the run's own error is returned
 		}
 	}
 	if status == statusHubDied {
@@ -321,7 +341,7 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 	if runErr != nil {
 		return withExitCode(script.ExitCode(runErr), runErr)
 	}
-	return nil
+	return reportErr
 }
 
 // syncWriter makes w safe for concurrent writes; files already are (and
