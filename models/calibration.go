@@ -101,7 +101,7 @@ type Fits struct {
 }
 
 // Calibration is the content of a calibration file
-// (models/calibrations/<release>.json): the samples measured for one hub
+// (models/calibrations/jupyterhub-<release>.json): the samples measured for one hub
 // release on one machine, and the fits made from them. Models are rebuilt
 // from the stored fits (PeakModel, SecondsModel) without refitting.
 //

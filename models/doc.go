@@ -31,7 +31,7 @@
 //
 // Calibrate: seed the shapes of SweepPlan, restart the hub on each, record
 // Samples, then FitCalibration and Calibration.SaveFile
-// (models/calibrations/<release>.json). Predict: LoadFile, PeakModel,
+// (models/calibrations/jupyterhub-<release>.json). Predict: LoadFile, PeakModel,
 // Model.Predict on a Shape built with ShapeOf, OneUser, Even or Plus;
 // Threshold finds the largest family size under a memory limit and
 // RequiredLimit the limit a shape needs.
