@@ -2,9 +2,7 @@ package check
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -17,47 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/models"
 )
-
-// hubcapHome is the directory holding .hubcap/: $HUBCAP_HOME, else the
-// first parent of the working directory that has one.
-func hubcapHome() string {
-	if h := os.Getenv("HUBCAP_HOME"); h != "" {
-		return h
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if st, err := os.Stat(filepath.Join(dir, ".hubcap")); err == nil && st.IsDir() {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-// hubPython returns the python of release's venv, skipping the test when
-// the hubs are not installed (failing when HUBCAP_REQUIRE_HUBS=1).
-func hubPython(tb testing.TB, release string) string {
-	tb.Helper()
-	if h := hubcapHome(); h != "" {
-		py := filepath.Join(h, ".hubcap", "venvs", "jupyterhub-"+release, "bin", "python")
-		if _, err := os.Stat(py); err == nil {
-			return py
-		}
-	}
-	if os.Getenv("HUBCAP_REQUIRE_HUBS") == "1" {
-		tb.Fatalf("JupyterHub %s is not installed under .hubcap (HUBCAP_REQUIRE_HUBS=1): run `make setup`", release)
-	}
-	tb.Skipf("JupyterHub %s is not installed under .hubcap; run `make setup` (set HUBCAP_REQUIRE_HUBS=1 to make this a failure)", release)
-	return ""
-}
 
 // ---- calibrations for tests -------------------------------------------
 
@@ -227,7 +187,7 @@ print(json.dumps({"version": jupyterhub.__version__, "revision": rev}))
 // directory with release's ORM and returns its path.
 func ormDB(tb testing.TB, release string, users []dbUser, stateBytes int) (path, revision string) {
 	tb.Helper()
-	py := hubPython(tb, release)
+	py := hubtest.Python(tb, release)
 	if users == nil {
 		users = []dbUser{}
 	}
@@ -356,47 +316,4 @@ func minimalDB(tb testing.TB, rev string, users []bulkUser) string {
 	db.Close()
 	bulkInsert(tb, path, users, 100)
 	return path
-}
-
-// snapshotDir records every file in dir with its sha256.
-func snapshotDir(tb testing.TB, dir string) map[string]string {
-	tb.Helper()
-	out := map[string]string{}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		out[e.Name()] = hex.EncodeToString(sum[:])
-	}
-	return out
-}
-
-// assertUntouched fails unless dir holds exactly the files of before, byte
-// for byte: check wrote nothing, and no -wal, -shm or -journal appeared.
-func assertUntouched(tb testing.TB, dir string, before map[string]string) {
-	tb.Helper()
-	after := snapshotDir(tb, dir)
-	for name, sum := range after {
-		old, ok := before[name]
-		switch {
-		case !ok:
-			tb.Errorf("check created %s beside the database", name)
-		case old != sum:
-			tb.Errorf("check changed %s (sha256 %s → %s)", name, old[:12], sum[:12])
-		}
-	}
-	for name := range before {
-		if _, ok := after[name]; !ok {
-			tb.Errorf("check removed %s", name)
-		}
-	}
 }

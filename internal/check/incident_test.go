@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
 )
 
@@ -31,7 +32,7 @@ func TestIncidentDB(t *testing.T) {
 		t.Log("no shipped 5.3.0 calibration yet: using the synthetic test calibrations")
 		dir = testCalibrations(t)
 	}
-	snap := snapshotDir(t, filepath.Dir(path))
+	snap := filesnap.Snapshot(t, filepath.Dir(path))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	run := func(release string, limit int64) *Report {
@@ -43,7 +44,7 @@ func TestIncidentDB(t *testing.T) {
 		return r
 	}
 	r := run("5.3.0", 1<<30)
-	assertUntouched(t, filepath.Dir(path), snap)
+	filesnap.AssertUntouched(t, filepath.Dir(path), snap)
 
 	if !sameShape(want, r.Shape) {
 		t.Fatalf("shape\n got  %s\n want %s", shapeString(r.Shape), shapeString(want))

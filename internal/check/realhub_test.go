@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/localhub"
@@ -116,7 +117,7 @@ func TestRealHub53(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbPath := filepath.Join(l.Hub.RunDir(), "jupyterhub.sqlite")
-	snap := snapshotDir(t, l.Hub.RunDir())
+	snap := filesnap.Snapshot(t, l.Hub.RunDir())
 	o = opts
 	o.DB, o.Release = dbPath, "5.3.0"
 	viaDB, err := Run(ctx, o)
@@ -129,7 +130,7 @@ func TestRealHub53(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertUntouched(t, l.Hub.RunDir(), snap)
+	filesnap.AssertUntouched(t, l.Hub.RunDir(), snap)
 
 	if !sameShape(viaHub.Shape, viaDB.Shape) {
 		t.Errorf("--db and --hub disagree:\n  db  %s\n  hub %s", shapeString(viaDB.Shape), shapeString(viaHub.Shape))

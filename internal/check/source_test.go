@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
@@ -138,7 +139,7 @@ func TestReadOnlyDB(t *testing.T) {
 				db.Close()
 			}
 			dir := filepath.Dir(path)
-			before := snapshotDir(t, dir)
+			before := filesnap.Snapshot(t, dir)
 			r, err := runDB(t, "sqlite:///"+path, Options{MemoryLimit: 1 << 30, Headroom: 0.2})
 			if err != nil {
 				t.Fatal(err)
@@ -146,7 +147,7 @@ func TestReadOnlyDB(t *testing.T) {
 			if r.Shape.U != 2 || r.Shape.S != 43 || r.Shape.R != 31 || r.Shape.J != 30*40+3 {
 				t.Errorf("shape %+v", r.Shape)
 			}
-			assertUntouched(t, dir, before)
+			filesnap.AssertUntouched(t, dir, before)
 		})
 	}
 }

@@ -2,9 +2,7 @@ package hubdb
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -15,52 +13,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hubcap-dev/hubcap/internal/hub"
+	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 )
 
 // Releases installed by `make setup` (scripts/setup.sh).
 var testReleases = []string{"5.3.0", "5.5.1"}
-
-// hubcapHome is the directory holding .hubcap/: $HUBCAP_HOME, else the first
-// parent of the working directory that has one.
-func hubcapHome() string {
-	if h := os.Getenv("HUBCAP_HOME"); h != "" {
-		return h
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if st, err := os.Stat(filepath.Join(dir, ".hubcap")); err == nil && st.IsDir() {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-// hubPython returns the python of the venv of release, skipping the test when
-// the hubs are not installed (failing when HUBCAP_REQUIRE_HUBS=1).
-func hubPython(tb testing.TB, release string) string {
-	tb.Helper()
-	py := ""
-	if h := hubcapHome(); h != "" {
-		py = filepath.Join(h, ".hubcap", "venvs", "jupyterhub-"+release, "bin", "python")
-	}
-	if py != "" {
-		if _, err := os.Stat(py); err == nil {
-			return py
-		}
-	}
-	if os.Getenv("HUBCAP_REQUIRE_HUBS") == "1" {
-		tb.Fatalf("JupyterHub %s is not installed under .hubcap (HUBCAP_REQUIRE_HUBS=1): run `make setup`", release)
-	}
-	tb.Skipf("JupyterHub %s is not installed under .hubcap; run `make setup` (set HUBCAP_REQUIRE_HUBS=1 to make this a failure)", release)
-	return ""
-}
 
 // fixtureSpec is the content the real hub's ORM writes into a fresh database.
 type fixtureSpec struct {
@@ -170,7 +129,7 @@ func TestMain(m *testing.M) {
 // makeFixture(7, 12), creating it once per test binary.
 func hubFixture(tb testing.TB, release string) *realFixture {
 	tb.Helper()
-	py := hubPython(tb, release)
+	py := hubtest.Python(tb, release)
 	fixtureMu.Lock()
 	defer fixtureMu.Unlock()
 	if f := fixtureByRe[release]; f != nil {
@@ -246,46 +205,6 @@ func copyDB(tb testing.TB, src string) string {
 	return dst
 }
 
-// snapshotDir records every file in dir with its sha256.
-func snapshotDir(tb testing.TB, dir string) map[string]string {
-	tb.Helper()
-	out := map[string]string{}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		out[e.Name()] = hex.EncodeToString(sum[:])
-	}
-	return out
-}
-
-// assertUntouched fails unless dir holds exactly the files of before, byte
-// for byte: no -wal, -shm or -journal appeared, nothing changed.
-func assertUntouched(tb testing.TB, dir string, before map[string]string) {
-	tb.Helper()
-	after := snapshotDir(tb, dir)
-	for name, sum := range after {
-		old, ok := before[name]
-		switch {
-		case !ok:
-			tb.Errorf("hubdb created %s beside the database", name)
-		case old != sum:
-			tb.Errorf("hubdb changed %s (sha256 %s → %s)", name, old[:12], sum[:12])
-		}
-	}
-	for name := range before {
-		if _, ok := after[name]; !ok {
-			tb.Errorf("hubdb removed %s", name)
-		}
-	}
-}
-
 // writeDB opens a test-owned copy read-write (never the production path).
 func writeDB(tb testing.TB, path string) *sql.DB {
 	tb.Helper()
@@ -320,7 +239,7 @@ CREATE TABLE spawners (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users 
 // hub's when installed, else minimalSchema stamped with revision rev.
 func schemaDB(tb testing.TB, rev string) (path string, real bool) {
 	tb.Helper()
-	if h := hubcapHome(); h != "" || os.Getenv("HUBCAP_REQUIRE_HUBS") == "1" {
+	if _, err := hub.FindRoot(); err == nil || os.Getenv("HUBCAP_REQUIRE_HUBS") == "1" {
 		f := hubFixture(tb, "5.5.1")
 		path = copyDB(tb, f.Path)
 		db := writeDB(tb, path)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hubcap-dev/hubcap/internal/filesnap"
 )
 
 // openShape opens path, reads its shape and closes it.
@@ -74,7 +76,7 @@ func TestRealHub(t *testing.T) {
 		t.Run(rel, func(t *testing.T) {
 			f := hubFixture(t, rel)
 			path := copyDB(t, f.Path)
-			before := snapshotDir(t, filepath.Dir(path))
+			before := filesnap.Snapshot(t, filepath.Dir(path))
 
 			ctx := context.Background()
 			db, err := Open(ctx, "sqlite:///"+path)
@@ -107,7 +109,7 @@ func TestRealHub(t *testing.T) {
 			if sh.J <= sh.R {
 				t.Errorf("fixture should have users with several running servers (J=%d, R=%d)", sh.J, sh.R)
 			}
-			assertUntouched(t, filepath.Dir(path), before)
+			filesnap.AssertUntouched(t, filepath.Dir(path), before)
 		})
 	}
 }
@@ -162,7 +164,7 @@ func TestShapeGenerated(t *testing.T) {
 		users = append(users, genUser{name: fmt.Sprintf("u%02d", i), s: 1 + i%4, r: i % 3 % (1 + i%4), stateBytes: 100})
 	}
 	bulkInsert(t, path, users)
-	before := snapshotDir(t, filepath.Dir(path))
+	before := filesnap.Snapshot(t, filepath.Dir(path))
 	sh, _, err := openShape(t, path)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +186,7 @@ func TestShapeGenerated(t *testing.T) {
 	if sh.PerUser[0].Name != "heavy" {
 		t.Errorf("largest share of J first: got %q", sh.PerUser[0].Name)
 	}
-	assertUntouched(t, filepath.Dir(path), before)
+	filesnap.AssertUntouched(t, filepath.Dir(path), before)
 }
 
 // TestDSNForms opens one database through every accepted spelling.

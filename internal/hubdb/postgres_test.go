@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -151,7 +152,7 @@ func TestPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close(context.Background())
-	ddl, err := exec.Command(hubPython(t, "5.5.1"), "-c", pgDDL).Output()
+	ddl, err := exec.Command(hubtest.Python(t, "5.5.1"), "-c", pgDDL).Output()
 	if err != nil {
 		t.Fatalf("DDL from the hub's ORM: %v", err)
 	}

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubcap-dev/hubcap/internal/filesnap"
+	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 )
 
 // pyWALWriter is another process, as the hub is: it switches the database
@@ -37,7 +40,7 @@ sys.stdin.read()
 func walFixture(t *testing.T) (string, Shape) {
 	f := hubFixture(t, "5.5.1")
 	path := copyDB(t, f.Path)
-	cmd := exec.Command(hubPython(t, "5.5.1"), "-c", pyWALWriter, path)
+	cmd := exec.Command(hubtest.Python(t, "5.5.1"), "-c", pyWALWriter, path)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +89,7 @@ func TestWALClean(t *testing.T) {
 	if hdr, err := readSQLiteHeader(path); err != nil || !hdr.wal {
 		t.Fatalf("header %+v %v: want a WAL database", hdr, err)
 	}
-	before := snapshotDir(t, filepath.Dir(path))
+	before := filesnap.Snapshot(t, filepath.Dir(path))
 	if len(before) != 1 {
 		t.Fatalf("want the database alone, have %v", before)
 	}
@@ -95,7 +98,7 @@ func TestWALClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareShape(t, sh, expectShape(f.Spec, f.Bytes))
-	assertUntouched(t, filepath.Dir(path), before)
+	filesnap.AssertUntouched(t, filepath.Dir(path), before)
 }
 
 // TestWALLiveWriter: with a live writer process (-wal and -shm present),
@@ -105,13 +108,13 @@ func TestWALClean(t *testing.T) {
 // this needs the second process.
 func TestWALLiveWriter(t *testing.T) {
 	path, want := walFixture(t)
-	before := snapshotDir(t, filepath.Dir(path))
+	before := filesnap.Snapshot(t, filepath.Dir(path))
 	sh, _, err := openShape(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	compareShape(t, sh, want)
-	assertUntouched(t, filepath.Dir(path), before)
+	filesnap.AssertUntouched(t, filepath.Dir(path), before)
 }
 
 // TestWALWithoutShm: a database copied with its -wal but not its -shm is
@@ -132,14 +135,14 @@ func TestWALWithoutShm(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	before := snapshotDir(t, dir)
+	before := filesnap.Snapshot(t, dir)
 	sh, _, err := openShape(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	compareShape(t, sh, want)
-	assertUntouched(t, dir, before)
-	if left := snapshotDir(t, tmp); len(left) > 0 {
+	filesnap.AssertUntouched(t, dir, before)
+	if left := filesnap.Snapshot(t, tmp); len(left) > 0 {
 		t.Errorf("the private snapshot was not removed: %v", left)
 	}
 }
@@ -178,8 +181,8 @@ func TestHotJournal(t *testing.T) {
 		}
 	}
 	tx.Rollback()
-	pristine := snapshotDir(t, filepath.Dir(f.Path))[filepath.Base(f.Path)]
-	before := snapshotDir(t, dir)
+	pristine := filesnap.Snapshot(t, filepath.Dir(f.Path))[filepath.Base(f.Path)]
+	before := filesnap.Snapshot(t, dir)
 	if before["jupyterhub.sqlite"] == pristine {
 		t.Fatal("no pages were spilled into the file: the journal would not matter")
 	}
@@ -190,8 +193,8 @@ func TestHotJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareShape(t, sh, expectShape(f.Spec, f.Bytes))
-	assertUntouched(t, dir, before)
-	if left := snapshotDir(t, tmp); len(left) > 0 {
+	filesnap.AssertUntouched(t, dir, before)
+	if left := filesnap.Snapshot(t, tmp); len(left) > 0 {
 		t.Errorf("the private snapshot was not removed: %v", left)
 	}
 }
@@ -213,20 +216,20 @@ func TestRollbackLiveWriter(t *testing.T) {
 	if !exists(path + "-journal") {
 		t.Fatal("no -journal during the write transaction")
 	}
-	before := snapshotDir(t, filepath.Dir(path))
+	before := filesnap.Snapshot(t, filepath.Dir(path))
 	sh, _, err := openShape(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	compareShape(t, sh, expectShape(f.Spec, f.Bytes))
-	assertUntouched(t, filepath.Dir(path), before)
+	filesnap.AssertUntouched(t, filepath.Dir(path), before)
 }
 
 // TestReadOnlyEnforced: the connection refuses writes even if hubdb had a
 // bug that issued one.
 func TestReadOnlyEnforced(t *testing.T) {
 	path, _ := schemaDB(t, "4621fec11365")
-	before := snapshotDir(t, filepath.Dir(path))
+	before := filesnap.Snapshot(t, filepath.Dir(path))
 	db, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -246,5 +249,5 @@ func TestReadOnlyEnforced(t *testing.T) {
 	if _, err := db.Shape(context.Background()); !errors.Is(err, ErrRead) {
 		t.Errorf("Shape after Close = %v, want ErrRead", err)
 	}
-	assertUntouched(t, filepath.Dir(path), before)
+	filesnap.AssertUntouched(t, filepath.Dir(path), before)
 }

@@ -82,3 +82,12 @@ func (l tlog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// Python returns the python of release's virtual environment (with the
+// release's jupyterhub importable), skipping like Require when it is not
+// installed.
+func Python(t testing.TB, release string) string {
+	t.Helper()
+	_, in := Require(t, release)
+	return in.Bin("python")
+}
