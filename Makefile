@@ -26,5 +26,8 @@ test: ## set up what is missing, then every test (unit, fuzz seeds, real-hub int
 test-unit: ## tests that need no installed hub (real-hub tests skip)
 	$(GO) test -race ./...
 
+demo: ## a 700-attendee workshop on a local JupyterHub 5.3.0, then out/report.html (sets up what is missing; ~7 min on 2 cores)
+	bash scripts/demo.sh
+
 clean-runs: ## remove local hub run directories under out/
 	rm -rf out/runs
