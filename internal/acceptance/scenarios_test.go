@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,12 +85,30 @@ func startHubcap(t *testing.T, root string, args ...string) *hubcapRun {
 		r.code = r.cmd.ProcessState.ExitCode()
 		close(r.done)
 	}()
+	runDir := ""
+	for i, a := range args {
+		if a == "--run-dir" && i+1 < len(args) {
+			runDir = args[i+1]
+		}
+	}
 	t.Cleanup(func() {
 		select {
 		case <-r.done:
 		default:
 			_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
 			<-r.done
+		}
+		// hubcap stops the local hub it started; if it was killed, this
+		// does (Stop is idempotent).
+		if runDir == "" {
+			return
+		}
+		if h, err := hub.Attach(runDir, io.Discard); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := h.Stop(ctx); err != nil {
+				t.Errorf("stopping the local hub of %s: %v", runDir, err)
+			}
 		}
 	})
 	return r
