@@ -322,11 +322,13 @@ func values(pts []Point) []float64 {
 	return out
 }
 
-// PhaseOrder is the order of an attendee's journey; phases not listed sort
-// after these, alphabetically.
+// PhaseOrder is the order of an attendee's journey, with the phase names the
+// traffic module emits (xk6-jupyterhub/attendee Phase* constants); phases not
+// listed sort after these, alphabetically.
 var PhaseOrder = []string{
-	"login", "spawn", "oauth", "lab_load", "kernel_start", "ws_connect",
-	"execute", "kernel_shutdown", "server_stop",
+	"login", "spawn", "oauth", "lab_load", "list_contents", "save_notebook",
+	"open_notebook", "start_kernel", "connect_kernel", "execute",
+	"shutdown_kernel", "stop_server", "logout",
 }
 
 func phaseRank(p string) int {

@@ -102,8 +102,8 @@ func syntheticRun(rng *rand.Rand, attendees int, length time.Duration) []byte {
 		up := t
 		step("oauth", 90, 260)
 		step("lab_load", 300, 900)
-		step("kernel_start", 900, 2400)
-		step("ws_connect", 15, 80)
+		step("start_kernel", 900, 2400)
+		step("connect_kernel", 15, 80)
 		add(MetricChecks, t, 1, map[string]string{"check": "kernel idle"})
 		for c := 0; c < 5; c++ {
 			t = t.Add(time.Duration(60+rng.IntN(60)) * time.Second)
@@ -120,8 +120,8 @@ func syntheticRun(rng *rand.Rand, attendees int, length time.Duration) []byte {
 		if t.Before(end.Add(-80 * time.Second)) {
 			t = end.Add(-80 * time.Second).Add(time.Duration(rng.IntN(30)) * time.Second)
 		}
-		step("kernel_shutdown", 80, 300)
-		step("server_stop", 900, 2800)
+		step("shutdown_kernel", 80, 300)
+		step("stop_server", 900, 2800)
 		lives = append(lives, life{up, t})
 		add(MetricIterations, t, 1, nil)
 		add(MetricIterationTime, t, float64(t.Sub(at).Milliseconds()), nil)
