@@ -209,9 +209,18 @@ func ReadDB(ctx context.Context, dsn string) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	in.Shape = Shape{Users: make([]UserShape, len(sh.PerUser)), State: &sh.State}
+	in.Shape = Shape{Users: make([]UserShape, len(sh.PerUser)), State: &sh.State, NamesKnown: true}
+	names := make([]string, len(sh.PerUser))
 	for i, u := range sh.PerUser {
 		in.Shape.Users[i] = UserShape{Name: u.Name, S: u.S, R: u.R}
+		names[i] = u.Name
+	}
+	stopped, err := db.StoppedServers(ctx, names)
+	if err != nil {
+		return Input{}, err
+	}
+	for i := range in.Shape.Users {
+		in.Shape.Users[i].StoppedServers = stopped[in.Shape.Users[i].Name]
 	}
 	in.Shape.finish()
 	return in, nil

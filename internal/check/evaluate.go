@@ -53,7 +53,7 @@ type Shape struct {
 	// Users are sorted by J descending, then S descending, then name.
 	Users []UserShape `json:"-"`
 	// NamesKnown: UserShape.StoppedServers lists every stopped named
-	// server (the hub API); otherwise only counts are known (a database).
+	// server (from the hub API, or from the database by name).
 	NamesKnown bool `json:"-"`
 	// State are the sizes of the JSON columns (databases only).
 	State *hubdb.StateStats `json:"state,omitempty"`

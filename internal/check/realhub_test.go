@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -134,6 +135,12 @@ func TestRealHub53(t *testing.T) {
 
 	if !sameShape(viaHub.Shape, viaDB.Shape) {
 		t.Errorf("--db and --hub disagree:\n  db  %s\n  hub %s", shapeString(viaDB.Shape), shapeString(viaHub.Shape))
+	}
+	// Read-only from the database too, the removals name each stale server.
+	if rm, rmHub := action(viaDB, ActionRemove), action(viaHub, ActionRemove); rm == nil || rmHub == nil ||
+		!slices.Equal(rm.Removals[0].Servers, rmHub.Removals[0].Servers) ||
+		rm.Removals[0].Requests[0] != RemoveCall("chk-heavy", seed.ServerName(300)) {
+		t.Errorf("removal via the database %+v, via the hub %+v", rm, rmHub)
 	}
 	if viaDB.Verdict != viaHub.Verdict || viaDB.Peak != viaHub.Peak {
 		t.Errorf("verdicts differ: db %s %v %q, hub %s %v %q", viaDB.Verdict, viaDB.Peak, viaDB.Reasons, viaHub.Verdict, viaHub.Peak, viaHub.Reasons)
