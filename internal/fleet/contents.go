@@ -191,7 +191,7 @@ func (fs *contentsFS) model(p string, e *entry, withContent bool, format string)
 		}
 	case "notebook":
 		if withContent {
-			m["content"], m["format"] = json.RawMessage(e.content), "json"
+			m["content"], m["format"] = markUntrusted(e.content), "json"
 		}
 	case "file":
 		mt := guessMime(p)
@@ -681,4 +681,33 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, inst *instanc
 	}
 	w.Header().Set("Content-Type", mt)
 	w.Write(e.content)
+}
+
+// markUntrusted returns notebook JSON with metadata.trusted = false on
+// every code cell, as jupyter_server's mark_trusted_cells answers for a
+// notebook whose signature it does not know (the fleet signs nothing).
+// Content that is not a notebook object is returned as it is.
+func markUntrusted(nb []byte) json.RawMessage {
+	var doc map[string]any
+	if json.Unmarshal(nb, &doc) != nil {
+		return nb
+	}
+	cells, _ := doc["cells"].([]any)
+	for _, c := range cells {
+		cell, ok := c.(map[string]any)
+		if !ok || cell["cell_type"] != "code" {
+			continue
+		}
+		md, ok := cell["metadata"].(map[string]any)
+		if !ok {
+			md = map[string]any{}
+			cell["metadata"] = md
+		}
+		md["trusted"] = false
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return nb
+	}
+	return out
 }

@@ -29,11 +29,7 @@ const contractRelease = "5.5.1"
 // fleetMayOmit lists the keys a real jupyter_server answer has that the
 // fleet's may lack, each with the reason the omission is harmless. Keys not
 // listed here must match exactly, both ways.
-var fleetMayOmit = map[string]string{
-	"GET /api/contents/:path (notebook) content.cells[].metadata.trusted": "jupyter_server marks each code cell's trust " +
-		"on read (mark_trusted_cells; stripped again on save); a browser uses it only to decide whether to render the " +
-		"outputs of an untrusted notebook, and attendees render nothing",
-}
+var fleetMayOmit = map[string]string{}
 
 // TestIntegrationContract runs the same client checks (journeyChecks)
 // against a single-user server of the Go fleet and against a real
