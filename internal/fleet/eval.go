@@ -232,9 +232,29 @@ func callArgs(s, name string) (string, bool) {
 	inner := rest[1 : len(rest)-1]
 	// the closing parenthesis must be the one matching the opening one
 	depth := 0
+	ok := scanCode(inner, func(_ int, c byte) bool {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		}
+		return depth >= 0
+	})
+	if !ok || depth != 0 {
+		return "", false
+	}
+	return inner, true
+}
+
+// scanCode calls f with every byte of s that lies outside string literals
+// ('…' or "…", with backslash escapes; the quotes themselves are not
+// passed) until f returns false. It reports whether f never stopped it and
+// every literal was closed.
+func scanCode(s string, f func(i int, c byte) bool) bool {
 	var quote byte
-	for i := 0; i < len(inner); i++ {
-		c := inner[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if quote != 0 {
 			if c == '\\' {
 				i++
@@ -243,22 +263,15 @@ func callArgs(s, name string) (string, bool) {
 			}
 			continue
 		}
-		switch c {
-		case '\'', '"':
+		if c == '\'' || c == '"' {
 			quote = c
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth < 0 {
-				return "", false
-			}
+			continue
+		}
+		if !f(i, c) {
+			return false
 		}
 	}
-	if depth != 0 || quote != 0 {
-		return "", false
-	}
-	return inner, true
+	return quote == 0
 }
 
 func execSleep(arg string, maxSleep time.Duration) (stmtKind, stmtValue, string, *pyError) {
@@ -325,20 +338,8 @@ func splitArgs(s string) ([]string, bool) {
 	}
 	var out []string
 	depth, start := 0, 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if quote != 0 {
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-			continue
-		}
+	scanCode(s, func(i int, c byte) bool {
 		switch c {
-		case '\'', '"':
-			quote = c
 		case '(':
 			depth++
 		case ')':
@@ -349,7 +350,8 @@ func splitArgs(s string) ([]string, bool) {
 				start = i + 1
 			}
 		}
-	}
+		return true
+	})
 	last := strings.TrimSpace(s[start:])
 	if last != "" {
 		out = append(out, last)
