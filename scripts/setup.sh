@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Idempotent setup: pinned JupyterHub releases in virtualenvs and
 # configurable-http-proxy from npm, all inside the repository (.hubcap/, ignored by git).
-# Usage: scripts/setup.sh [RELEASE ...]   (default: 5.3.0 5.5.1)
+# Usage: scripts/setup.sh [RELEASE ...]   (default: 5.3.0 5.5.1 6.1.1 4.1.6)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest="$root/.hubcap"
 releases=("$@")
-[ ${#releases[@]} -gt 0 ] || releases=(5.3.0 5.5.1)
+[ ${#releases[@]} -gt 0 ] || releases=(5.3.0 5.5.1 6.1.1 4.1.6)
 
 # Pins beside jupyterhub: the single-user path and a SQLAlchemy that the release supports.
 JUPYTER_SERVER_PIN="jupyter_server==2.17.0"
 IPYKERNEL_PIN="ipykernel==6.29.5"
 # SQLAlchemy of the 5.3 era (5.3.0 shipped April 2025; 2.0.40 is from March 2025).
 SQLALCHEMY_PIN="sqlalchemy==2.0.40"
+# JupyterLab for the real single-user path (/user/…/lab answers 404 without it).
+JUPYTERLAB_PIN="jupyterlab==4.4.10"  # the newest 4.4.x; 4.5+ needs jupyter_server>=2.19
+# The PostgreSQL driver, so a hub of each release can run on PostgreSQL.
+PSYCOPG_PIN="psycopg2-binary==2.9.13"
 CHP_PIN="configurable-http-proxy@4.6.3"
 # ECharts is inlined into reports so they work offline.
 ECHARTS_PIN="echarts@5.6.0"
@@ -24,7 +28,7 @@ mkdir -p "$dest/venvs"
 
 for rel in "${releases[@]}"; do
   venv="$dest/venvs/jupyterhub-$rel"
-  stamp="jupyterhub==$rel $JUPYTER_SERVER_PIN $IPYKERNEL_PIN $SQLALCHEMY_PIN"
+  stamp="jupyterhub==$rel $JUPYTER_SERVER_PIN $IPYKERNEL_PIN $SQLALCHEMY_PIN $JUPYTERLAB_PIN $PSYCOPG_PIN"
   if [ -x "$venv/bin/jupyterhub" ] && [ -f "$venv/.hubcap-ok" ] && [ "$(cat "$venv/.hubcap-ok")" = "$stamp" ]; then
     echo "hubcap setup: jupyterhub $rel already installed in $venv"
     continue
@@ -34,7 +38,7 @@ for rel in "${releases[@]}"; do
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "jupyterhub==$rel" "$JUPYTER_SERVER_PIN" "$IPYKERNEL_PIN" "$SQLALCHEMY_PIN"
+    "jupyterhub==$rel" "$JUPYTER_SERVER_PIN" "$IPYKERNEL_PIN" "$SQLALCHEMY_PIN" "$JUPYTERLAB_PIN" "$PSYCOPG_PIN"
   "$venv/bin/python" -m ipykernel install --prefix "$venv" >/dev/null
   "$venv/bin/jupyterhub" --version >/dev/null
   echo "$stamp" > "$venv/.hubcap-ok"
