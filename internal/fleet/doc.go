@@ -8,8 +8,8 @@
 // answers as jupyter_server 2.x with JupyterHub's single-user extension
 // would: the Hub's OAuth login and token checks (against the real Hub),
 // contents, sessions, kernels, the kernel websocket (v1 binary subprotocol
-// and legacy JSON) with a tiny evaluator for cell output, and a /lab page of
-// configurable size.
+// and legacy JSON) with a tiny evaluator for cell output (package pyeval),
+// and a /lab page of configurable size.
 //
 // Everything is bounded: request bodies, websocket messages, kernels per
 // server, cached identities, pending OAuth states, and the number of

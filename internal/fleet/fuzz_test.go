@@ -93,3 +93,20 @@ func FuzzRegistration(f *testing.F) {
 		}
 	})
 }
+
+func FuzzCleanContentsPath(f *testing.F) {
+	for _, s := range []string{"a/b.ipynb", "%2e%2e/x", "../x", ".hidden", "a//b", "%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, ok := cleanContentsPath(s)
+		if !ok {
+			return
+		}
+		for _, seg := range strings.Split(p, "/") {
+			if p != "" && (seg == "" || seg == ".." || strings.HasPrefix(seg, ".")) {
+				t.Fatalf("cleanContentsPath(%q) = %q lets a bad segment through", s, p)
+			}
+		}
+	})
+}

@@ -260,3 +260,10 @@ func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context
 	t.Cleanup(cancel)
 	return ctx, cancel
 }
+
+func jsonUnmarshal(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("bad JSON %q: %v", b, err)
+	}
+}

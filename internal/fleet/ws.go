@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/hubcap-dev/hubcap/internal/fleet/pyeval"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/kernel"
 )
 
@@ -415,30 +416,30 @@ func (wc *wsConn) execute(m kernel.Message, queue <-chan kernel.Message) {
 	if !req.Silent {
 		wc.send(wc.reply(m, "iopub", "execute_input", map[string]any{"code": req.Code, "execution_count": n}))
 	}
-	res := evaluate(req.Code, wc.s.cfg.MaxSleep)
+	res := pyeval.Evaluate(req.Code, wc.s.cfg.MaxSleep)
 	ok := wait(ctx, wc.s.sample(wc.s.cfg.ExecTime))
-	for _, st := range res.steps {
+	for _, st := range res.Steps {
 		if !ok {
 			break
 		}
-		switch st.kind {
-		case stepSleep:
-			ok = wait(ctx, st.d)
-		case stepStdout:
-			wc.send(wc.reply(m, "iopub", "stream", map[string]string{"name": "stdout", "text": st.text}))
+		switch st.Kind {
+		case pyeval.StepSleep:
+			ok = wait(ctx, st.D)
+		case pyeval.StepStdout:
+			wc.send(wc.reply(m, "iopub", "stream", map[string]string{"name": "stdout", "text": st.Text}))
 		}
 	}
-	perr := res.err
+	perr := res.Err
 	if !ok {
-		perr = &pyError{ename: "KeyboardInterrupt", evalue: "", line: 1}
+		perr = &pyeval.Exception{EName: "KeyboardInterrupt", EValue: "", Line: 1}
 	}
 	md := map[string]any{"started": started, "dependencies_met": true, "engine": k.session, "status": "ok"}
 	if perr != nil {
-		tb := traceback(perr.ename, perr.evalue, n, perr.line)
-		wc.send(wc.reply(m, "iopub", "error", map[string]any{"ename": perr.ename, "evalue": perr.evalue, "traceback": tb}))
+		tb := traceback(perr.EName, perr.EValue, n, perr.Line)
+		wc.send(wc.reply(m, "iopub", "error", map[string]any{"ename": perr.EName, "evalue": perr.EValue, "traceback": tb}))
 		md["status"] = "error"
 		rep := wc.reply(m, "shell", "execute_reply", map[string]any{
-			"status": "error", "execution_count": n, "ename": perr.ename, "evalue": perr.evalue,
+			"status": "error", "execution_count": n, "ename": perr.EName, "evalue": perr.EValue,
 			"traceback": tb, "user_expressions": map[string]any{}, "payload": []any{},
 		})
 		rep.Metadata = mustJSON(md)
@@ -449,9 +450,9 @@ func (wc *wsConn) execute(m kernel.Message, queue <-chan kernel.Message) {
 		idle()
 		return
 	}
-	if res.hasResult && !req.Silent {
+	if res.HasResult && !req.Silent {
 		wc.send(wc.reply(m, "iopub", "execute_result", map[string]any{
-			"execution_count": n, "data": map[string]string{"text/plain": res.result}, "metadata": map[string]any{},
+			"execution_count": n, "data": map[string]string{"text/plain": res.Result}, "metadata": map[string]any{},
 		}))
 	}
 	rep := wc.reply(m, "shell", "execute_reply", map[string]any{

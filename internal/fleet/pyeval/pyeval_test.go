@@ -1,19 +1,11 @@
-package fleet
+package pyeval
 
 import (
-	"encoding/json"
 	"math"
 	"strings"
 	"testing"
 	"time"
 )
-
-func jsonUnmarshal(t *testing.T, b []byte, v any) {
-	t.Helper()
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("bad JSON %q: %v", b, err)
-	}
-}
 
 func TestEvaluate(t *testing.T) {
 	// Expected values are CPython 3.11's, checked by hand.
@@ -65,58 +57,58 @@ func TestEvaluate(t *testing.T) {
 		{code: "", result: ""},
 	}
 	for _, c := range cases {
-		res := evaluate(c.code, 60*time.Second)
+		res := Evaluate(c.code, 60*time.Second)
 		var out strings.Builder
 		var slept time.Duration
-		for _, st := range res.steps {
-			if st.kind == stepStdout {
-				out.WriteString(st.text)
+		for _, st := range res.Steps {
+			if st.Kind == StepStdout {
+				out.WriteString(st.Text)
 			} else {
-				slept += st.d
+				slept += st.D
 			}
 		}
-		if out.String() != c.stdout || res.result != c.result || slept != c.sleep {
-			t.Errorf("%q: stdout %q result %q sleep %v, want %q %q %v", c.code, out.String(), res.result, slept, c.stdout, c.result, c.sleep)
+		if out.String() != c.stdout || res.Result != c.result || slept != c.sleep {
+			t.Errorf("%q: stdout %q result %q sleep %v, want %q %q %v", c.code, out.String(), res.Result, slept, c.stdout, c.result, c.sleep)
 		}
-		if (c.result != "") != res.hasResult {
-			t.Errorf("%q: hasResult %v", c.code, res.hasResult)
+		if (c.result != "") != res.HasResult {
+			t.Errorf("%q: hasResult %v", c.code, res.HasResult)
 		}
 		switch {
-		case c.ename == "" && res.err != nil:
-			t.Errorf("%q: unexpected %s: %s", c.code, res.err.ename, res.err.evalue)
-		case c.ename != "" && (res.err == nil || res.err.ename != c.ename || res.err.evalue != c.evalue):
-			t.Errorf("%q: error %+v, want %s: %s", c.code, res.err, c.ename, c.evalue)
+		case c.ename == "" && res.Err != nil:
+			t.Errorf("%q: unexpected %s: %s", c.code, res.Err.EName, res.Err.EValue)
+		case c.ename != "" && (res.Err == nil || res.Err.EName != c.ename || res.Err.EValue != c.evalue):
+			t.Errorf("%q: error %+v, want %s: %s", c.code, res.Err, c.ename, c.evalue)
 		}
 	}
 }
 
 func TestEvaluateErrorLine(t *testing.T) {
-	res := evaluate("print(1)\n\n1/0", time.Minute)
-	if res.err == nil || res.err.line != 3 {
-		t.Fatalf("error %+v, want line 3", res.err)
+	res := Evaluate("print(1)\n\n1/0", time.Minute)
+	if res.Err == nil || res.Err.Line != 3 {
+		t.Fatalf("error %+v, want line 3", res.Err)
 	}
 }
 
 func TestEvaluateIntDigitLimit(t *testing.T) {
 	// 4300 nines squared has 8600 digits: Python refuses to print it
 	n := strings.Repeat("9", 4300)
-	res := evaluate(n+"*"+n, time.Minute)
-	if res.err == nil || res.err.ename != "ValueError" {
-		t.Fatalf("error %+v, want ValueError (int max str digits)", res.err)
+	res := Evaluate(n+"*"+n, time.Minute)
+	if res.Err == nil || res.Err.EName != "ValueError" {
+		t.Fatalf("error %+v, want ValueError (int max str digits)", res.Err)
 	}
 	// a 4301-digit literal is not a valid int literal
-	if res := evaluate(n+"9", time.Minute); res.hasResult || res.err != nil {
+	if res := Evaluate(n+"9", time.Minute); res.HasResult || res.Err != nil {
 		t.Fatalf("a 4301-digit literal evaluated: %+v", res)
 	}
 }
 
 func TestEvaluateDeepNesting(t *testing.T) {
 	code := strings.Repeat("(", 5000) + "1" + strings.Repeat(")", 5000)
-	if res := evaluate(code, time.Minute); res.hasResult {
+	if res := Evaluate(code, time.Minute); res.HasResult {
 		t.Fatalf("5000 nested parentheses evaluated (CPython refuses beyond 200)")
 	}
 	code = strings.Repeat("-", 300) + "1"
-	if res := evaluate(code, time.Minute); res.hasResult {
+	if res := Evaluate(code, time.Minute); res.HasResult {
 		t.Fatalf("300 nested unary minus evaluated past the depth bound")
 	}
 }
@@ -143,31 +135,14 @@ func FuzzEvaluate(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, code string) {
-		res := evaluate(code, time.Second)
-		for _, st := range res.steps {
-			if st.kind == stepSleep && (st.d < 0 || st.d > time.Second) {
-				t.Fatalf("sleep %v outside [0, cap]", st.d)
+		res := Evaluate(code, time.Second)
+		for _, st := range res.Steps {
+			if st.Kind == StepSleep && (st.D < 0 || st.D > time.Second) {
+				t.Fatalf("sleep %v outside [0, cap]", st.D)
 			}
 		}
-		if res.hasResult && res.err != nil {
+		if res.HasResult && res.Err != nil {
 			t.Fatalf("both a result and an error")
-		}
-	})
-}
-
-func FuzzCleanContentsPath(f *testing.F) {
-	for _, s := range []string{"a/b.ipynb", "%2e%2e/x", "../x", ".hidden", "a//b", "%zz"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		p, ok := cleanContentsPath(s)
-		if !ok {
-			return
-		}
-		for _, seg := range strings.Split(p, "/") {
-			if p != "" && (seg == "" || seg == ".." || strings.HasPrefix(seg, ".")) {
-				t.Fatalf("cleanContentsPath(%q) = %q lets a bad segment through", s, p)
-			}
 		}
 	})
 }

@@ -1,15 +1,6 @@
-package fleet
-
-import (
-	"math"
-	"math/big"
-	"strconv"
-	"strings"
-	"time"
-)
-
-// The tiny evaluator gives workshop cells believable output without a
-// Python interpreter. It understands, one statement per line or per ';':
+// Package pyeval is the fleet's tiny Python evaluator: it gives workshop
+// cells believable output without a Python interpreter. It understands, one
+// statement per line or per ';':
 //
 //	import x / import x as y / from x import y      no effect
 //	time.sleep(<number expr>), sleep(<number expr>) waits (capped)
@@ -23,6 +14,15 @@ import (
 // (ZeroDivisionError, OverflowError, ValueError) and stop the cell. Any
 // other statement is skipped without output, as if it ran and printed
 // nothing.
+package pyeval
+
+import (
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // maxCodeBytes bounds the code evaluated; longer cells are run as "other".
 const maxCodeBytes = 64 << 10
@@ -33,39 +33,41 @@ const maxDepth = 200
 // maxIntDigits is CPython's default int max str digits (3.11+).
 const maxIntDigits = 4300
 
-type stepKind uint8
+// StepKind says what a Step does.
+type StepKind uint8
 
 const (
-	stepStdout stepKind = iota // text printed to stdout
-	stepSleep                  // wait d
+	StepStdout StepKind = iota // text printed to stdout
+	StepSleep                  // wait D
 )
 
-type step struct {
-	kind stepKind
-	text string
-	d    time.Duration
+// Step is one effect of a cell, in order.
+type Step struct {
+	Kind StepKind
+	Text string
+	D    time.Duration
 }
 
-// pyError is a Python exception raised by a cell.
-type pyError struct {
-	ename, evalue string
-	line          int // 1-based line of the failing statement
+// Exception is a Python exception raised by a cell.
+type Exception struct {
+	EName, EValue string
+	Line          int // 1-based line of the failing statement
 }
 
-// evalResult is what a cell does, in order: steps, then either a result
-// (hasResult), an error, or nothing.
-type evalResult struct {
-	steps     []step
-	result    string
-	hasResult bool
-	err       *pyError
+// Result is what a cell does, in order: Steps, then either a result
+// (HasResult), an exception (Err), or nothing.
+type Result struct {
+	Steps     []Step
+	Result    string
+	HasResult bool
+	Err       *Exception
 }
 
-// evaluate runs code with the tiny evaluator. Sleeps longer than maxSleep
+// Evaluate runs code with the tiny evaluator. Sleeps longer than maxSleep
 // are cut to maxSleep. It never panics and allocates at most a small
 // multiple of len(code).
-func evaluate(code string, maxSleep time.Duration) evalResult {
-	var res evalResult
+func Evaluate(code string, maxSleep time.Duration) Result {
+	var res Result
 	if len(code) > maxCodeBytes {
 		return res
 	}
@@ -74,24 +76,24 @@ func evaluate(code string, maxSleep time.Duration) evalResult {
 		last := i == len(stmts)-1
 		kind, v, outs, perr := execStatement(st.text, maxSleep)
 		if perr != nil {
-			perr.line = st.line
-			res.err = perr
+			perr.Line = st.line
+			res.Err = perr
 			return res
 		}
 		switch kind {
 		case stmtSleep:
-			res.steps = append(res.steps, step{kind: stepSleep, d: v.d})
+			res.Steps = append(res.Steps, Step{Kind: StepSleep, D: v.d})
 		case stmtPrint:
-			res.steps = append(res.steps, step{kind: stepStdout, text: outs})
+			res.Steps = append(res.Steps, Step{Kind: StepStdout, Text: outs})
 		case stmtExpr:
 			if last {
 				s, perr := v.val.repr()
 				if perr != nil {
-					perr.line = st.line
-					res.err = perr
+					perr.Line = st.line
+					res.Err = perr
 					return res
 				}
-				res.result, res.hasResult = s, true
+				res.Result, res.HasResult = s, true
 			}
 		}
 	}
@@ -177,7 +179,7 @@ type stmtValue struct {
 	val value
 }
 
-func execStatement(s string, maxSleep time.Duration) (stmtKind, stmtValue, string, *pyError) {
+func execStatement(s string, maxSleep time.Duration) (stmtKind, stmtValue, string, *Exception) {
 	var v stmtValue
 	if isImport(s) {
 		return stmtImport, v, "", nil
@@ -274,7 +276,7 @@ func scanCode(s string, f func(i int, c byte) bool) bool {
 	return quote == 0
 }
 
-func execSleep(arg string, maxSleep time.Duration) (stmtKind, stmtValue, string, *pyError) {
+func execSleep(arg string, maxSleep time.Duration) (stmtKind, stmtValue, string, *Exception) {
 	var v stmtValue
 	p := parser{src: arg}
 	n, ok := p.parseAll()
@@ -287,10 +289,10 @@ func execSleep(arg string, maxSleep time.Duration) (stmtKind, stmtValue, string,
 	}
 	secs := val.float()
 	if math.IsNaN(secs) {
-		return stmtSleep, v, "", &pyError{ename: "ValueError", evalue: "Invalid value NaN (not a number)"}
+		return stmtSleep, v, "", &Exception{EName: "ValueError", EValue: "Invalid value NaN (not a number)"}
 	}
 	if secs < 0 {
-		return stmtSleep, v, "", &pyError{ename: "ValueError", evalue: "sleep length must be non-negative"}
+		return stmtSleep, v, "", &Exception{EName: "ValueError", EValue: "sleep length must be non-negative"}
 	}
 	if secs > maxSleep.Seconds() {
 		v.d = maxSleep
@@ -302,7 +304,7 @@ func execSleep(arg string, maxSleep time.Duration) (stmtKind, stmtValue, string,
 
 // execPrint evaluates print's arguments. ok is false when an argument is
 // neither a string literal nor a number expression.
-func execPrint(arg string) (string, bool, *pyError) {
+func execPrint(arg string) (string, bool, *Exception) {
 	args, ok := splitArgs(arg)
 	if !ok {
 		return "", false, nil
@@ -419,29 +421,29 @@ func (v value) float() float64 {
 
 // toFloat converts for mixed arithmetic, raising OverflowError as Python
 // does for ints beyond float range.
-func (v value) toFloat() (float64, *pyError) {
+func (v value) toFloat() (float64, *Exception) {
 	if v.i == nil {
 		return v.f, nil
 	}
 	f := v.float()
 	if math.IsInf(f, 0) {
-		return 0, &pyError{ename: "OverflowError", evalue: "int too large to convert to float"}
+		return 0, &Exception{EName: "OverflowError", EValue: "int too large to convert to float"}
 	}
 	return f, nil
 }
 
 // repr is Python's repr of the value (also its str for ints and floats).
-func (v value) repr() (string, *pyError) { return v.str() }
+func (v value) repr() (string, *Exception) { return v.str() }
 
-func (v value) str() (string, *pyError) {
+func (v value) str() (string, *Exception) {
 	if v.i != nil {
 		// cheap digit estimate before formatting: bits*log10(2)
 		if digits := float64(v.i.BitLen()) * 0.30103; digits > maxIntDigits+1 {
-			return "", &pyError{ename: "ValueError", evalue: "Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit"}
+			return "", &Exception{EName: "ValueError", EValue: "Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit"}
 		}
 		s := v.i.String()
 		if n := len(strings.TrimPrefix(s, "-")); n > maxIntDigits {
-			return "", &pyError{ename: "ValueError", evalue: "Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit"}
+			return "", &Exception{EName: "ValueError", EValue: "Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit"}
 		}
 		return s, nil
 	}
@@ -708,7 +710,7 @@ func (p *parser) number() (*node, bool) {
 }
 
 // eval evaluates n with Python's int/float semantics.
-func (n *node) eval() (value, *pyError) {
+func (n *node) eval() (value, *Exception) {
 	switch n.op {
 	case 0:
 		return n.lit, nil
@@ -736,7 +738,7 @@ func (n *node) eval() (value, *pyError) {
 	return binop(n.op, a, b)
 }
 
-func binop(op byte, a, b value) (value, *pyError) {
+func binop(op byte, a, b value) (value, *Exception) {
 	if a.isInt() && b.isInt() {
 		return intOp(op, a.i, b.i)
 	}
@@ -757,23 +759,23 @@ func binop(op byte, a, b value) (value, *pyError) {
 		return value{f: x * y}, nil
 	case '/':
 		if y == 0 {
-			return value{}, &pyError{ename: "ZeroDivisionError", evalue: "float division by zero"}
+			return value{}, &Exception{EName: "ZeroDivisionError", EValue: "float division by zero"}
 		}
 		return value{f: x / y}, nil
 	case 'f':
 		if y == 0 {
-			return value{}, &pyError{ename: "ZeroDivisionError", evalue: "float floor division by zero"}
+			return value{}, &Exception{EName: "ZeroDivisionError", EValue: "float floor division by zero"}
 		}
 		q, _ := pyFloatDivmod(x, y)
 		return value{f: q}, nil
 	case '%':
 		if y == 0 {
-			return value{}, &pyError{ename: "ZeroDivisionError", evalue: "float modulo"}
+			return value{}, &Exception{EName: "ZeroDivisionError", EValue: "float modulo"}
 		}
 		_, m := pyFloatDivmod(x, y)
 		return value{f: m}, nil
 	}
-	return value{}, &pyError{ename: "SystemError", evalue: "unknown operator"}
+	return value{}, &Exception{EName: "SystemError", EValue: "unknown operator"}
 }
 
 // pyFloatDivmod is CPython's float divmod (Objects/floatobject.c).
@@ -800,7 +802,7 @@ func pyFloatDivmod(vx, wx float64) (float64, float64) {
 	return floordiv, mod
 }
 
-func intOp(op byte, x, y *big.Int) (value, *pyError) {
+func intOp(op byte, x, y *big.Int) (value, *Exception) {
 	switch op {
 	case '+':
 		return value{i: new(big.Int).Add(x, y)}, nil
@@ -810,16 +812,16 @@ func intOp(op byte, x, y *big.Int) (value, *pyError) {
 		return value{i: new(big.Int).Mul(x, y)}, nil
 	case '/':
 		if y.Sign() == 0 {
-			return value{}, &pyError{ename: "ZeroDivisionError", evalue: "division by zero"}
+			return value{}, &Exception{EName: "ZeroDivisionError", EValue: "division by zero"}
 		}
 		f, _ := new(big.Rat).SetFrac(x, y).Float64()
 		if math.IsInf(f, 0) {
-			return value{}, &pyError{ename: "OverflowError", evalue: "integer division result too large for a float"}
+			return value{}, &Exception{EName: "OverflowError", EValue: "integer division result too large for a float"}
 		}
 		return value{f: f}, nil
 	case 'f', '%':
 		if y.Sign() == 0 {
-			return value{}, &pyError{ename: "ZeroDivisionError", evalue: "integer division or modulo by zero"}
+			return value{}, &Exception{EName: "ZeroDivisionError", EValue: "integer division or modulo by zero"}
 		}
 		q, m := new(big.Int).QuoRem(x, y, new(big.Int))
 		// floor semantics: adjust when the remainder's sign differs from y's
@@ -832,5 +834,5 @@ func intOp(op byte, x, y *big.Int) (value, *pyError) {
 		}
 		return value{i: m}, nil
 	}
-	return value{}, &pyError{ename: "SystemError", evalue: "unknown operator"}
+	return value{}, &Exception{EName: "SystemError", EValue: "unknown operator"}
 }
