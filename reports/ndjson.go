@@ -1,375 +1,73 @@
 package reports
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"math"
-	"sort"
-	"strconv"
-	"strings"
-	"time"
+
+	"github.com/hubcap-dev/hubcap/results"
 )
 
-// Sentinel errors of the NDJSON reader.
+// The results stream is package results'; the report reads it through these
+// names.
+
+// Sentinel errors of the NDJSON reader (results.ErrNotNDJSON,
+// results.ErrMalformedLine).
 var (
-	// ErrNotNDJSON: the input holds no k6 JSON-output line at all.
-	ErrNotNDJSON = errors.New("reports: input is not a k6 NDJSON results stream")
-	// ErrMalformedLine: a line before the last one is not a valid k6 JSON-output line.
-	ErrMalformedLine = errors.New("reports: malformed NDJSON line")
+	ErrNotNDJSON     = results.ErrNotNDJSON
+	ErrMalformedLine = results.ErrMalformedLine
 )
 
-// maxLineBytes bounds one NDJSON line; k6 lines are a few hundred bytes.
-const maxLineBytes = 1 << 20
-
-// Run statuses written by the hubcap runtime as the tag `status` of a final
-// Point of metric [MetricRunStatus].
+// Run statuses: the tag status of the final hubcap_run_status point.
 const (
-	StatusCompleted   = "completed"
-	StatusInterrupted = "interrupted"
-	StatusHubDied     = "hub_died"
-	StatusAborted     = "aborted"
+	StatusCompleted   = results.StatusCompleted
+	StatusInterrupted = results.StatusInterrupted
+	StatusHubDied     = results.StatusHubDied
+	StatusAborted     = results.StatusAborted
 )
 
-// Metric names with a fixed meaning: hub telemetry gauges sampled by the
-// runtime and the run-status marker. Latency and error metrics of the traffic
-// module are recognised by type and tags instead (see the package doc).
+// Metric names with a fixed meaning (see package results). Latency and error
+// metrics of the traffic module are recognised by type and tags instead
+// (see the package doc).
 const (
-	MetricRunStatus     = "hubcap_run_status"
-	MetricHubRSS        = "hub_rss_bytes"
-	MetricHubCPU        = "hub_cpu_seconds"
-	MetricHubRunning    = "hub_running_servers"
-	MetricHubUsers      = "hub_users"
-	MetricDBSpawners    = "hub_db_spawners"
-	MetricDBRunning     = "hub_db_running"
-	MetricDBJoinedRows  = "hub_db_joined_rows"
-	MetricActive        = "attendees_active"
-	MetricArrivals      = "attendee_arrivals"
-	MetricChecks        = "checks"
-	MetricDroppedIters  = "dropped_iterations"
-	MetricIterations    = "iterations"
-	MetricVUs           = "vus"
-	MetricIterationTime = "iteration_duration"
-	MetricDataSent      = "data_sent"
-	MetricDataReceived  = "data_received"
-	tagPhase, tagStatus = "phase", "status"
-	tagCheck            = "check"
-	metricTypeTrend     = "trend"
-	metricTypeCounter   = "counter"
-	metricTypeGauge     = "gauge"
+	MetricRunStatus     = results.MetricRunStatus
+	MetricHubRSS        = results.MetricHubRSS
+	MetricHubCPU        = results.MetricHubCPU
+	MetricHubRunning    = results.MetricHubRunning
+	MetricHubUsers      = results.MetricHubUsers
+	MetricDBSpawners    = results.MetricDBSpawners
+	MetricDBRunning     = results.MetricDBRunning
+	MetricDBJoinedRows  = results.MetricDBJoinedRows
+	MetricActive        = results.MetricActive
+	MetricArrivals      = results.MetricArrivals
+	MetricChecks        = results.MetricChecks
+	MetricDroppedIters  = results.MetricDroppedIters
+	MetricIterations    = results.MetricIterations
+	MetricVUs           = results.MetricVUs
+	MetricIterationTime = results.MetricIterationTime
+	MetricDataSent      = results.MetricDataSent
+	MetricDataReceived  = results.MetricDataReceived
+	tagPhase, tagStatus = results.TagPhase, results.TagStatus
+	tagCheck            = results.TagCheck
+	metricTypeTrend     = results.KindTrend
+	metricTypeCounter   = results.KindCounter
+	metricTypeGauge     = results.KindGauge
 )
 
-// Metric is a metric declaration ({"type":"Metric"} line): k6's type
-// (counter, gauge, rate, trend) and what its values contain (default, time, data).
-type Metric struct {
-	Name     string
-	Type     string
-	Contains string
-}
+// Results is a results stream read into memory (results.Results).
+type Results = results.Results
 
-// Point is one sample value at a time. Time values are milliseconds, data
-// values bytes (k6's conventions).
-type Point struct {
-	Time  time.Time
-	Value float64
-}
+// Metric is a metric declaration (results.Metric).
+type Metric = results.Metric
 
-// Series is every point of one metric with one exact tag set, in input order.
-type Series struct {
-	Metric string
-	Tags   map[string]string
-	Points []Point
-}
+// Point is one sample value at a time (results.Point).
+type Point = results.Point
 
-// Results is a k6 NDJSON results stream read into memory, grouped by metric
-// and tag set.
-type Results struct {
-	// Metrics declared by Metric lines, by name. Points of undeclared metrics
-	// are kept; their metric has an empty Type.
-	Metrics map[string]Metric
-	// Series in the order their first point appeared.
-	Series []*Series
-	// Start and End are the earliest and latest point times (meaningless
-	// when PointCount is 0).
-	Start, End time.Time
-	// Status is the `status` tag of the last hubcap_run_status point, "" when
-	// the stream has none (the run was cut short). StatusTime is its time.
-	Status     string
-	StatusTime time.Time
-	// Lines is the number of lines read; PointCount the points kept.
-	Lines, PointCount int
-	// TruncatedTail reports that the last line was incomplete (a run, or a
-	// copy of its output, cut short) and was dropped.
-	TruncatedTail bool
+// Series is every point of one metric with one tag set (results.Series).
+type Series = results.Series
 
-	index map[string]*Series
-}
-
-// CutShort reports whether the run did not finish on its own: no status
-// marker, an incomplete last line, or a status other than completed.
-func (r *Results) CutShort() bool {
-	return r == nil || r.Status == "" || r.TruncatedTail || r.Status == StatusInterrupted ||
-		r.Status == StatusHubDied || r.Status == StatusAborted
-}
-
-// Duration is End - Start.
-func (r *Results) Duration() time.Duration {
-	if r == nil || r.PointCount == 0 {
-		return 0
-	}
-	return r.End.Sub(r.Start)
-}
-
-// SeriesOf returns the series of a metric, in first-seen order.
-func (r *Results) SeriesOf(metric string) []*Series {
-	if r == nil {
-		return nil
-	}
-	var out []*Series
-	for _, s := range r.Series {
-		if s.Metric == metric {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// Has reports whether the stream holds at least one point of metric.
-func (r *Results) Has(metric string) bool { return len(r.SeriesOf(metric)) > 0 }
-
-// MetricType returns the declared type of metric ("" when undeclared).
-func (r *Results) MetricType(metric string) string {
-	if r == nil {
-		return ""
-	}
-	return r.Metrics[metric].Type
-}
-
-// rawLine is one k6 JSON-output line; both line types share "data".
-type rawLine struct {
-	Type   string `json:"type"`
-	Metric string `json:"metric"`
-	Data   struct {
-		// Metric lines.
-		Name     string `json:"name"`
-		Type     string `json:"type"`
-		Contains string `json:"contains"`
-		// Point lines.
-		Time  *time.Time     `json:"time"`
-		Value *float64       `json:"value"`
-		Tags  map[string]any `json:"tags"`
-	} `json:"data"`
-}
-
-// ReadNDJSON reads a k6 NDJSON results stream (`k6 run --out json=FILE`, also
-// gzip-compressed) line by line. An incomplete last line is dropped and
-// flagged in Results.TruncatedTail rather than failing: a run killed mid-write
-// still gets its report. A malformed line before the last is an error
-// wrapping ErrMalformedLine with its line number; input without any k6 line
-// is ErrNotNDJSON. Lines of unknown type are skipped (k6 may add types).
-func ReadNDJSON(r io.Reader) (*Results, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%w: gzip header: %v", ErrNotNDJSON, err)
-		}
-		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 64<<10)
-	}
-	res := &Results{Metrics: map[string]Metric{}, index: map[string]*Series{}}
-	var (
-		valid     int   // lines parsed
-		badLine   int   // number of the first line that failed, 0 when none
-		badErr    error // its error
-		lineBuf   []byte
-		endOfData bool
-	)
-	for lineNo := 1; !endOfData; lineNo++ {
-		line, err := readLine(br, &lineBuf)
-		switch {
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-			endOfData = true
-		case errors.Is(err, errLineTooLong):
-		case err != nil:
-			return nil, fmt.Errorf("reports: reading results: %w", err)
-		}
-		trimmed := bytes.TrimSpace(line)
-		if len(trimmed) == 0 && !errors.Is(err, errLineTooLong) {
-			continue
-		}
-		res.Lines++
-		if badLine != 0 {
-			// A bad line followed by more input: damage, not a cut-short tail.
-			return nil, fmt.Errorf("%w %d: %v; pass the file written by `hubcap run --out json=FILE`", ErrMalformedLine, badLine, badErr)
-		}
-		if errors.Is(err, errLineTooLong) {
-			badLine, badErr = lineNo, fmt.Errorf("line longer than %d bytes", maxLineBytes)
-			continue
-		}
-		switch perr := res.addLine(trimmed); {
-		case perr == nil:
-			valid++
-		case !errors.Is(perr, errSkipped):
-			badLine, badErr = lineNo, perr
-		}
-	}
-	if badLine != 0 {
-		if valid == 0 {
-			return nil, fmt.Errorf("%w (line %d: %v); pass the file written by `hubcap run --out json=FILE`", ErrNotNDJSON, badLine, badErr)
-		}
-		// Only the last line is bad: the writer died mid-line (or the copy
-		// was taken mid-write). Nothing follows it, so drop it and say so.
-		res.TruncatedTail = true
-	}
-	if valid == 0 {
-		return nil, fmt.Errorf("%w: no Metric or Point line; pass the file written by `hubcap run --out json=FILE`", ErrNotNDJSON)
-	}
-	res.finish()
-	return res, nil
-}
-
-// errLineTooLong marks a line longer than maxLineBytes (its rest is skipped).
-var errLineTooLong = errors.New("line too long")
-
-// readLine returns the next line including its newline, reusing *buf for
-// lines longer than the reader's buffer. At the end of the input it returns
-// what is left with io.EOF.
-func readLine(br *bufio.Reader, buf *[]byte) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		return line, err
-	}
-	*buf = append((*buf)[:0], line...)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		line, err = br.ReadSlice('\n')
-		if len(*buf)+len(line) > maxLineBytes {
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-			if err == nil || errors.Is(err, io.EOF) {
-				err = errLineTooLong // a following read reports io.EOF
-			}
-			return nil, err
-		}
-		*buf = append(*buf, line...)
-	}
-	return *buf, err
-}
-
-// addLine parses and records one non-empty line.
-func (res *Results) addLine(b []byte) error {
-	var l rawLine
-	if err := json.Unmarshal(b, &l); err != nil {
-		return err
-	}
-	switch l.Type {
-	case "Metric":
-		name := l.Data.Name
-		if name == "" {
-			name = l.Metric
-		}
-		if name == "" {
-			return errors.New("Metric line without a name")
-		}
-		res.Metrics[name] = Metric{Name: name, Type: strings.ToLower(l.Data.Type), Contains: strings.ToLower(l.Data.Contains)}
-		return nil
-	case "Point":
-		name := l.Metric
-		if name == "" {
-			name = l.Data.Name
-		}
-		if name == "" {
-			return errors.New("Point line without a metric")
-		}
-		if l.Data.Time == nil {
-			return fmt.Errorf("Point of %q without a time", name)
-		}
-		if l.Data.Value == nil {
-			return fmt.Errorf("Point of %q without a value", name)
-		}
-		tags := make(map[string]string, len(l.Data.Tags))
-		for k, v := range l.Data.Tags {
-			switch v := v.(type) {
-			case nil:
-			case string:
-				tags[k] = v
-			case float64:
-				tags[k] = strconv.FormatFloat(v, 'g', -1, 64)
-			case bool:
-				tags[k] = strconv.FormatBool(v)
-			default:
-				j, _ := json.Marshal(v)
-				tags[k] = string(j)
-			}
-		}
-		res.addPoint(name, tags, Point{Time: *l.Data.Time, Value: *l.Data.Value})
-		return nil
-	case "":
-		return errors.New(`not a k6 JSON-output line (no "type")`)
-	}
-	return errSkipped // k6 may add line types
-}
-
-// errSkipped marks a well-formed line of a type the report does not use.
-var errSkipped = errors.New("skipped")
-
-func (res *Results) addPoint(name string, tags map[string]string, p Point) {
-	if name == MetricRunStatus {
-		if p.Time.After(res.StatusTime) || res.Status == "" {
-			res.Status, res.StatusTime = tags[tagStatus], p.Time
-			if res.Status == "" {
-				res.Status = "unknown"
-			}
-		}
-	}
-	key := seriesKey(name, tags)
-	s := res.index[key]
-	if s == nil {
-		s = &Series{Metric: name, Tags: tags}
-		res.index[key] = s
-		res.Series = append(res.Series, s)
-	}
-	s.Points = append(s.Points, p)
-	if res.PointCount == 0 || p.Time.Before(res.Start) {
-		res.Start = p.Time
-	}
-	if res.PointCount == 0 || p.Time.After(res.End) {
-		res.End = p.Time
-	}
-	res.PointCount++
-}
-
-// finish sorts every series by time (k6 writes points roughly in order;
-// several VUs may interleave).
-func (res *Results) finish() {
-	for _, s := range res.Series {
-		sort.SliceStable(s.Points, func(i, j int) bool { return s.Points[i].Time.Before(s.Points[j].Time) })
-	}
-}
-
-// seriesKey is the metric name and its sorted tags, unambiguous because
-// keys and values are quoted.
-func seriesKey(name string, tags map[string]string) string {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(strconv.Quote(name))
-	for _, k := range keys {
-		b.WriteByte(' ')
-		b.WriteString(strconv.Quote(k))
-		b.WriteByte('=')
-		b.WriteString(strconv.Quote(tags[k]))
-	}
-	return b.String()
-}
+// ReadNDJSON reads a k6 NDJSON results stream, plain or gzip-compressed
+// (see results.Read).
+func ReadNDJSON(r io.Reader) (*Results, error) { return results.Read(r) }
 
 // finite reports whether v is neither NaN nor ±Inf.
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubcap-dev/hubcap/results"
 )
 
 const (
@@ -169,9 +171,9 @@ func TestReadNDJSONGzip(t *testing.T) {
 	}
 }
 
-// A line longer than maxLineBytes is damage in the middle, a tail at the end.
+// A line longer than results.MaxLineBytes is damage in the middle, a tail at the end.
 func TestReadNDJSONLongLine(t *testing.T) {
-	long := `{"type":"Point","data":{"time":"2025-03-14T08:00:00Z","value":1,"tags":{"x":"` + strings.Repeat("a", maxLineBytes) + `"}},"metric":"m"}`
+	long := `{"type":"Point","data":{"time":"2025-03-14T08:00:00Z","value":1,"tags":{"x":"` + strings.Repeat("a", results.MaxLineBytes) + `"}},"metric":"m"}`
 	if _, err := ReadNDJSON(strings.NewReader(lines(pointA, long, pointB))); !errors.Is(err, ErrMalformedLine) {
 		t.Errorf("long middle line: err = %v, want ErrMalformedLine", err)
 	}

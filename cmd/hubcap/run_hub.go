@@ -1,7 +1,6 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/output"
 	"github.com/hubcap-dev/hubcap/internal/script"
 	"github.com/hubcap-dev/hubcap/internal/telemetry"
+	"github.com/hubcap-dev/hubcap/results"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
@@ -44,15 +44,13 @@ const (
 	stopTimeout = 90 * time.Second
 )
 
-// Values of the status tag of the final hubcap_run_status point, as the
-// report reads them (reports.Status…).
+// Values of the status tag of the final hubcap_run_status point (package
+// results owns them).
 const (
-	metricRunStatus   = "hubcap_run_status"
-	statusCompleted   = "completed"
-	statusInterrupted = "interrupted"
-	statusHubDied     = "hub_died"
-	statusAborted     = "aborted"
-	tagRunStatus      = "status"
+	statusCompleted   = results.StatusCompleted
+	statusInterrupted = results.StatusInterrupted
+	statusHubDied     = results.StatusHubDied
+	statusAborted     = results.StatusAborted
 )
 
 // errHubUnreachable: the pre-run check got no answer from --hub.
@@ -401,34 +399,10 @@ func writtenSince(path string, before fileStamp) bool {
 }
 
 // appendRunStatus appends the final hubcap_run_status point to the run's
-// NDJSON output (as a further gzip member for .gz, which gzip readers
-// read as one stream), in the output's own encoding.
-func appendRunStatus(path, status string, now time.Time) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
+// NDJSON output (results.AppendStatus).
+func appendRunStatus(path, status string, now time.Time) error {
+	if err := results.AppendStatus(path, status, now); err != nil {
 		return fmt.Errorf("%w: run status marker: %w", output.ErrOutput, err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("%w: run status marker: %w", output.ErrOutput, cerr)
-		}
-	}()
-	var w io.Writer = f
-	var gz *gzip.Writer
-	if strings.HasSuffix(path, ".gz") {
-		gz = gzip.NewWriter(f)
-		w = gz
-	}
-	meta := output.MetricMeta{Metric: samples.Metric{Name: metricRunStatus, Kind: samples.Gauge}}
-	j := output.NewJSON(w, func(name string) (output.MetricMeta, bool) { return meta, name == metricRunStatus })
-	j.AddSample(samples.Sample{Metric: metricRunStatus, Time: now, Value: 1, Tags: map[string]string{tagRunStatus: status}})
-	if err := j.Close(); err != nil {
-		return fmt.Errorf("run status marker: %w", err)
-	}
-	if gz != nil {
-		if err := gz.Close(); err != nil {
-			return fmt.Errorf("%w: run status marker: %w", output.ErrOutput, err)
-		}
 	}
 	return nil
 }

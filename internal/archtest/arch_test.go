@@ -71,10 +71,10 @@ func hasPrefixed(deps []string, prefix string) (string, bool) {
 // JavaScript engine, not even indirectly: only the runtime and the
 // k6/x/jupyterhub binding do.
 func TestNoJavaScriptEngineOutsideTheRuntime(t *testing.T) {
-	deps := depsOf(t, module+"/xk6-jupyterhub/...", module+"/models/...", module+"/reports/...",
+	deps := depsOf(t, module+"/xk6-jupyterhub/...", module+"/models/...", module+"/reports/...", module+"/results/...",
 		module+"/internal/telemetry/...", module+"/internal/fleet/...", module+"/internal/hub/...")
 	for _, must := range []string{"/xk6-jupyterhub/hubapi", "/xk6-jupyterhub/attendee", "/xk6-jupyterhub/kernel",
-		"/models", "/reports", "/internal/telemetry", "/internal/fleet", "/internal/hub"} {
+		"/models", "/reports", "/results", "/internal/telemetry", "/internal/fleet", "/internal/hub"} {
 		if _, ok := deps[module+must]; !ok {
 			t.Errorf("package %s was not checked (moved? update this test)", module+must)
 		}

@@ -16,19 +16,20 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/models"
 	"github.com/hubcap-dev/hubcap/reports"
+	"github.com/hubcap-dev/hubcap/results"
 )
 
 // MetricScenarioInfo is the gauge a scenario adds one point of (value 1)
 // to record what it was asked to do: its upper-case tags are its parameters,
 // the lower-case tags [TagScript], [TagFamily] and [TagHubVersion] describe
 // the run.
-const MetricScenarioInfo = "hubcap_scenario_info"
+const MetricScenarioInfo = results.MetricScenarioInfo
 
 // Tags of the [MetricScenarioInfo] point.
 const (
-	TagScript     = "script"      // scenario file name, e.g. "workshop.js"
-	TagFamily     = "family"      // FamilyAttendees or FamilyServers
-	TagHubVersion = "hub_version" // the version /hub/api/ answered
+	TagScript     = results.TagScript     // scenario file name, e.g. "workshop.js"
+	TagFamily     = results.TagFamily     // FamilyAttendees or FamilyServers
+	TagHubVersion = results.TagHubVersion // the version /hub/api/ answered
 )
 
 // Scenario parameters the report reads (tags of [MetricScenarioInfo]).
@@ -171,12 +172,9 @@ func Build(in Inputs) (*Report, error) {
 			return nil, err
 		}
 	}
-	var declared map[string]declaredMetric
+	var declared map[string]reports.Metric
 	if in.Thresholds == nil && in.SummaryPath == "" && in.ResultsPath != "" {
-		var err error
-		if declared, err = readDeclared(in.ResultsPath); err != nil {
-			return nil, err
-		}
+		declared = res.Metrics
 	}
 	var summary []byte
 	if in.Thresholds == nil && in.SummaryPath != "" {
@@ -189,7 +187,7 @@ func Build(in Inputs) (*Report, error) {
 }
 
 // assemble is Build once the files are read: a pure function.
-func assemble(in Inputs, res *reports.Results, declared map[string]declaredMetric, summary []byte) (*Report, error) {
+func assemble(in Inputs, res *reports.Results, declared map[string]reports.Metric, summary []byte) (*Report, error) {
 	r := &Report{}
 	note := func(format string, a ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, a...)) }
 	info := ScenarioInfoOf(res)

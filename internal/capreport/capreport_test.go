@@ -286,10 +286,7 @@ func TestCutShortRunsRender(t *testing.T) {
 
 func TestThresholdsFromResults(t *testing.T) {
 	res := readRunFixture(t)
-	d, err := readDeclared(runFixture)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := res.Metrics
 	got := evaluateDeclared(d, res)
 	byKey := map[string]reports.Threshold{}
 	for _, th := range got {
@@ -305,8 +302,8 @@ func TestThresholdsFromResults(t *testing.T) {
 		t.Errorf("checks observed %q, want 98.7%%", o)
 	}
 	// The same thresholds made stricter fail.
-	d["jupyterhub_errors"] = declaredMetric{Type: "counter", Thresholds: []string{"count<1"}}
-	d["jupyterhub_spawn_duration"] = declaredMetric{Type: "trend", Contains: "time", Thresholds: []string{"p(95)<1000", "p(95)<"}}
+	d["jupyterhub_errors"] = reports.Metric{Type: "counter", Thresholds: []string{"count<1"}}
+	d["jupyterhub_spawn_duration"] = reports.Metric{Type: "trend", Contains: "time", Thresholds: []string{"p(95)<1000", "p(95)<"}}
 	for _, th := range evaluateDeclared(d, res) {
 		if th.Metric != "checks" && th.OK {
 			t.Errorf("%s %s held; want it to fail", th.Metric, th.Expr)

@@ -1,7 +1,6 @@
 package capreport
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -31,26 +30,6 @@ func FuzzParseSummary(f *testing.F) {
 		for _, th := range ths {
 			if th.Metric == "" || th.Expr == "" {
 				t.Fatalf("empty threshold from %q", b)
-			}
-		}
-	})
-}
-
-// parseDeclared reads the Metric lines of any stream without panicking;
-// what it returns names its metrics.
-func FuzzParseDeclared(f *testing.F) {
-	b, err := os.ReadFile(runFixture)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b[:4000])
-	f.Add([]byte(`{"type":"Metric","data":{"name":"x","type":"trend","thresholds":["p(95)<1"]}}` + "\n"))
-	f.Add([]byte{0x1f, 0x8b, 0, 1})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		d, _ := parseDeclared(bytes.NewReader(b))
-		for name := range d {
-			if name == "" {
-				t.Fatal("a metric without a name")
 			}
 		}
 	})

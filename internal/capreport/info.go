@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/hubcap-dev/hubcap/reports"
+	"github.com/hubcap-dev/hubcap/results"
 )
 
 // MetricHubUp is the telemetry gauge that is 1 while the hub answers its
-// /hub/metrics scrapes and 0 when it does not (telemetry.MetricUp).
-const MetricHubUp = "hub_up"
+// /hub/metrics scrapes and 0 when it does not.
+const MetricHubUp = results.MetricHubUp
 
 // ScenarioInfo is what a scenario recorded about itself in the results.
 type ScenarioInfo struct {

@@ -1,14 +1,9 @@
 package capreport
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 
@@ -16,9 +11,6 @@ import (
 	"github.com/hubcap-dev/hubcap/reports"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
-
-// maxLine bounds one NDJSON line (reports' reader has the same bound).
-const maxLine = 1 << 20
 
 // ThresholdsFromSnapshot lists the threshold outcomes of a finished run
 // (script.Result.Snapshot), with the value each was evaluated on. It never
@@ -70,80 +62,10 @@ func observed(src string, values map[string]float64, kind, contains string) stri
 	return fmtNum(v)
 }
 
-// declaredMetric is what a {"type":"Metric"} line says of a metric.
-type declaredMetric struct {
-	Type, Contains string
-	Thresholds     []string
-}
-
-// readDeclared reads the Metric lines of a results file.
-func readDeclared(path string) (map[string]declaredMetric, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrResults, err)
-	}
-	defer f.Close()
-	d, err := parseDeclared(f)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrResults, path, err)
-	}
-	return d, nil
-}
-
-// parseDeclared collects the metric declarations of a k6 NDJSON stream
-// (plain or gzip-compressed): type, contains and the thresholds on the
-// metric itself. Lines that are not Metric lines, or do not decode, are
-// skipped: ReadNDJSON judges the stream's validity.
-func parseDeclared(r io.Reader) (map[string]declaredMetric, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, err
-		}
-		defer gz.Close()
-		br = bufio.NewReaderSize(gz, 64<<10)
-	}
-	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
-	out := map[string]declaredMetric{}
-	for sc.Scan() {
-		line := sc.Bytes()
-		if !bytes.Contains(line, []byte(`"Metric"`)) {
-			continue
-		}
-		var l struct {
-			Type   string `json:"type"`
-			Metric string `json:"metric"`
-			Data   struct {
-				Name       string   `json:"name"`
-				Type       string   `json:"type"`
-				Contains   string   `json:"contains"`
-				Thresholds []string `json:"thresholds"`
-			} `json:"data"`
-		}
-		if json.Unmarshal(line, &l) != nil || l.Type != "Metric" {
-			continue
-		}
-		name := l.Data.Name
-		if name == "" {
-			name = l.Metric
-		}
-		if name == "" {
-			continue
-		}
-		out[name] = declaredMetric{Type: l.Data.Type, Contains: l.Data.Contains, Thresholds: l.Data.Thresholds}
-	}
-	if err := sc.Err(); err != nil && err != io.ErrUnexpectedEOF {
-		return out, err
-	}
-	return out, nil
-}
-
 // evaluateDeclared evaluates the thresholds the stream declares on its
 // metrics, on every point of each metric, as the runner's sinks would at
 // the end of the run.
-func evaluateDeclared(declared map[string]declaredMetric, res *reports.Results) []reports.Threshold {
+func evaluateDeclared(declared map[string]reports.Metric, res *reports.Results) []reports.Threshold {
 	names := make([]string, 0, len(declared))
 	for n, d := range declared {
 		if len(d.Thresholds) > 0 {

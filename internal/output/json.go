@@ -7,7 +7,6 @@ package output
 import (
 	"bufio"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/results"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
 
@@ -31,14 +31,11 @@ type MetricMeta struct {
 }
 
 // Submetric is a tag-filtered view of a metric, as in k6's JSON output.
-type Submetric struct {
-	Name   string            `json:"name"`
-	Suffix string            `json:"suffix"`
-	Tags   map[string]string `json:"tags"`
-}
+type Submetric = results.Submetric
 
-// JSON writes samples as k6's NDJSON: a {"type":"Metric"} line the first
-// time a metric appears, then one {"type":"Point"} line per sample. Samples
+// JSON writes samples as k6's NDJSON (the results stream of package
+// results): a {"type":"Metric"} line the first time a metric appears, then
+// one {"type":"Point"} line per sample. Samples
 // are buffered (at most MaxBuffered; beyond that AddSample writes them
 // itself) and flushed to the file every FlushInterval, so a crash loses at
 // most about a second of samples.
@@ -129,60 +126,26 @@ func (o *JSON) Written() int64 {
 	return o.written
 }
 
-type metricEnvelope struct {
-	Type string `json:"type"`
-	Data struct {
-		Name       string      `json:"name"`
-		Type       string      `json:"type"`
-		Contains   string      `json:"contains"`
-		Thresholds []string    `json:"thresholds"`
-		Submetrics []Submetric `json:"submetrics"`
-	} `json:"data"`
-	Metric string `json:"metric"`
-}
-
-type pointEnvelope struct {
-	Metric string `json:"metric"`
-	Type   string `json:"type"`
-	Data   struct {
-		Time  time.Time         `json:"time"`
-		Value float64           `json:"value"`
-		Tags  map[string]string `json:"tags"`
-	} `json:"data"`
-}
-
 func (o *JSON) flushLocked() {
 	if o.err != nil {
 		o.pending = o.pending[:0]
 		return
 	}
-	enc := json.NewEncoder(o.bw)
-	enc.SetEscapeHTML(false)
+	enc := results.NewEncoder(o.bw)
 	for _, s := range o.pending {
 		if !o.seen[s.Metric] {
 			o.seen[s.Metric] = true
-			var m metricEnvelope
-			m.Type, m.Metric = "Metric", s.Metric
-			m.Data.Name = s.Metric
+			m := results.Metric{Name: s.Metric}
 			if meta, ok := o.describe(s.Metric); ok {
-				m.Data.Type, m.Data.Contains = meta.Metric.Kind.String(), meta.Metric.Contains.String()
-				m.Data.Thresholds, m.Data.Submetrics = meta.Thresholds, meta.Submetrics
+				m.Type, m.Contains = meta.Metric.Kind.String(), meta.Metric.Contains.String()
+				m.Thresholds, m.Submetrics = meta.Thresholds, meta.Submetrics
 			}
-			if m.Data.Thresholds == nil {
-				m.Data.Thresholds = []string{}
-			}
-			if err := enc.Encode(&m); err != nil {
+			if err := enc.Metric(m); err != nil {
 				o.err = err
 				break
 			}
 		}
-		var p pointEnvelope
-		p.Metric, p.Type = s.Metric, "Point"
-		p.Data.Time, p.Data.Value, p.Data.Tags = s.Time, s.Value, s.Tags
-		if p.Data.Tags == nil {
-			p.Data.Tags = map[string]string{}
-		}
-		if err := enc.Encode(&p); err != nil {
+		if err := enc.Point(s.Metric, s.Time, s.Value, s.Tags); err != nil {
 			o.err = err
 			break
 		}

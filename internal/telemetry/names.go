@@ -1,102 +1,49 @@
 package telemetry
 
-import "github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
-
-// Metric names. The first group are the fixed names the HTML report reads
-// (package reports, constants Metric…); a test keeps them equal.
-//
-// The report adds up the series of a gauge that have different tags, as if
-// each were a share of the hub. So the hub process's RSS and CPU are written
-// under [MetricRSS] and [MetricCPU] from one source only: /proc when the
-// collector has a local PID (it also sees the start-up, when /hub/metrics is
-// not served yet), /hub/metrics otherwise. With a local PID, /hub/metrics'
-// own figures go to [MetricScrapedRSS] and [MetricScrapedCPU] instead.
-const (
-	// MetricRSS is the hub process's resident memory in bytes (gauge).
-	// Tag source: proc or metrics.
-	MetricRSS = "hub_rss_bytes"
-	// MetricCPU is the hub process's cumulative CPU time, user+system, in
-	// seconds (gauge; it restarts from 0 with the process). Tag source.
-	MetricCPU = "hub_cpu_seconds"
-	// MetricRunning is jupyterhub_running_servers (gauge). Tag source=metrics.
-	MetricRunning = "hub_running_servers"
-	// MetricUsers is U, the number of users, from the user listing (gauge).
-	// Tag source=api.
-	MetricUsers = "hub_users"
-	// MetricDBSpawners is S, the spawner rows, running or stopped (gauge).
-	MetricDBSpawners = "hub_db_spawners"
-	// MetricDBRunning is R, the spawner rows with a server (gauge).
-	MetricDBRunning = "hub_db_running"
-	// MetricDBJoinedRows is J = Σ_u R_u·S_u, the rows JupyterHub 5.0–5.3
-	// joins at start-up (gauge).
-	MetricDBJoinedRows = "hub_db_joined_rows"
+import (
+	"github.com/hubcap-dev/hubcap/results"
+	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
 
-// Metric names of the collector beyond the report's fixed ones.
+// Metric names the collector writes: the results stream's hub telemetry
+// names (package results documents each, and why RSS and CPU come from one
+// source only).
 const (
-	// MetricUp is 1 when the hub answered the last /hub/metrics scrape (any
-	// answer but a proxy's 502/503/504), 0 when it did not (connection
-	// refused, timeout, proxy error): a report can show when the hub died.
-	MetricUp = "hub_up"
-	// MetricScrapeErrors counts failed scrapes (counter, 1 per failure).
-	// Tags: source (metrics, api, proc) and kind (down, timeout, forbidden,
-	// unauthorized, not_found, redirect, http, parse, missing_servers, gone,
-	// read).
-	MetricScrapeErrors = "hub_scrape_errors"
-	// MetricCPUCores is the hub's CPU use in cores over the last interval
-	// (gauge): Δ cpu seconds / Δ wall seconds, see [CPUCores]. Tag source,
-	// the same as [MetricCPU]'s.
-	MetricCPUCores = "hub_cpu_cores"
-	// MetricRSSHWM is VmHWM, the peak RSS of the hub process so far, in bytes
-	// (gauge, source=proc only).
-	MetricRSSHWM = "hub_rss_hwm_bytes"
-	// MetricScrapedRSS is process_resident_memory_bytes of /hub/metrics when
-	// /proc is the source of [MetricRSS] (gauge, bytes, source=metrics).
-	MetricScrapedRSS = "hub_scraped_rss_bytes"
-	// MetricScrapedCPU is process_cpu_seconds_total of /hub/metrics when
-	// /proc is the source of [MetricCPU] (gauge, seconds, source=metrics).
-	MetricScrapedCPU = "hub_scraped_cpu_seconds"
-	// MetricTotalUsers is jupyterhub_total_users (gauge, source=metrics).
-	MetricTotalUsers = "hub_total_users"
-	// MetricActiveUsers is jupyterhub_active_users (gauge). Tag period:
-	// 24h, 7d, 30d.
-	MetricActiveUsers = "hub_active_users"
-	// MetricRequestRate is the hub's HTTP requests per second over the last
-	// interval, from jupyterhub_request_duration_seconds_count, without the
-	// collector's own /hub/metrics requests (gauge).
-	MetricRequestRate = "hub_request_rate"
-	// MetricRequestP95 is the 95th percentile of the hub's request durations
-	// over the last interval, in ms, estimated from the histogram's bucket
-	// increments (see [DeltaQuantile]); absent when no request came (gauge).
-	MetricRequestP95 = "hub_request_duration_p95"
-	// MetricEventLoopMean is the mean of jupyterhub_event_loop_interval_seconds
-	// observations over the last interval, in ms (gauge). The hub observes its
-	// event loop every 50 ms; values well above 50 mean the loop was blocked.
-	MetricEventLoopMean = "hub_event_loop_interval_mean"
-	// MetricEventLoopP99 is the 99th percentile of the same, in ms (gauge).
-	MetricEventLoopP99 = "hub_event_loop_interval_p99"
-	// MetricInitSpawners is jupyterhub_init_spawners_duration_seconds of the
-	// running hub's start-up, in ms (gauge): the cost of the restart query.
-	MetricInitSpawners = "hub_init_spawners_duration"
-	// MetricStartup is jupyterhub_hub_startup_duration_seconds, in ms (gauge).
-	MetricStartup = "hub_startup_duration"
-	// MetricDBLinearRows is Σ_u R_u + Σ_{u:R_u>0} S_u, the rows the fixed
-	// start-up query (≥ 5.4.3) loads (gauge, source=api).
-	MetricDBLinearRows = "hub_db_linear_rows"
-	// MetricDBTopUserShare is the largest user's share of J, R_u·S_u / J, in
-	// [0, 1] (gauge, source=api; absent while J = 0).
-	MetricDBTopUserShare = "hub_db_top_user_share"
+	MetricRSS          = results.MetricHubRSS       // bytes (gauge); tag source proc or metrics
+	MetricCPU          = results.MetricHubCPU       // cumulative seconds (gauge); tag source
+	MetricRunning      = results.MetricHubRunning   // jupyterhub_running_servers (gauge)
+	MetricUsers        = results.MetricHubUsers     // U (gauge, source=api)
+	MetricDBSpawners   = results.MetricDBSpawners   // S (gauge)
+	MetricDBRunning    = results.MetricDBRunning    // R (gauge)
+	MetricDBJoinedRows = results.MetricDBJoinedRows // J = Σ_u R_u·S_u (gauge)
+
+	MetricUp             = results.MetricHubUp            // 1 while the hub answers /hub/metrics, else 0
+	MetricScrapeErrors   = results.MetricHubScrapeErrors  // failed scrapes (counter); tags source, kind
+	MetricCPUCores       = results.MetricHubCPUCores      // cores over the last interval, see [CPUCores]
+	MetricRSSHWM         = results.MetricHubRSSHWM        // VmHWM in bytes (source=proc)
+	MetricScrapedRSS     = results.MetricHubScrapedRSS    // /hub/metrics' RSS when /proc is the source
+	MetricScrapedCPU     = results.MetricHubScrapedCPU    // /hub/metrics' CPU when /proc is the source
+	MetricTotalUsers     = results.MetricHubTotalUsers    // jupyterhub_total_users
+	MetricActiveUsers    = results.MetricHubActiveUsers   // jupyterhub_active_users; tag period
+	MetricRequestRate    = results.MetricHubRequestRate   // hub requests per second
+	MetricRequestP95     = results.MetricHubRequestP95    // ms, from bucket increments, see [DeltaQuantile]
+	MetricEventLoopMean  = results.MetricHubEventLoopMean // ms
+	MetricEventLoopP99   = results.MetricHubEventLoopP99  // ms
+	MetricInitSpawners   = results.MetricHubInitSpawners  // ms
+	MetricStartup        = results.MetricHubStartup       // ms
+	MetricDBLinearRows   = results.MetricDBLinearRows     // Σ_u R_u + Σ_{u:R_u>0} S_u (source=api)
+	MetricDBTopUserShare = results.MetricDBTopUserShare   // max_u R_u·S_u / J (source=api)
 )
 
 // Values of the tag "source".
 const (
-	SourceMetrics = "metrics" // GET /hub/metrics
-	SourceAPI     = "api"     // the REST user listing (DB shape)
-	SourceProc    = "proc"    // /proc/PID of a local hub
+	SourceMetrics = results.SourceMetrics // GET /hub/metrics
+	SourceAPI     = results.SourceAPI     // the REST user listing (DB shape)
+	SourceProc    = results.SourceProc    // /proc/PID of a local hub
 )
 
 // TagSource is the tag naming where a value was read.
-const TagSource = "source"
+const TagSource = results.TagSource
 
 var descriptors = []samples.Metric{
 	{Name: MetricUp, Kind: samples.Gauge},

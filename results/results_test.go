@@ -1,0 +1,76 @@
+package results
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// What the encoder writes, the reader reads back: declarations with their
+// thresholds, points with their tags, in k6's line layout.
+func TestEncoderRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	enc := NewEncoder(&buf)
+	t0 := time.Date(2026, 3, 14, 8, 0, 0, 0, time.UTC)
+	if err := enc.Metric(Metric{Name: "spawn", Type: KindTrend, Contains: ContainsTime, Thresholds: []string{"p(95)<30000"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Point("spawn", t0, 4200.5, map[string]string{TagPhase: "spawn", "url": "/hub/api?a=<b>&c"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Point("undeclared", t0.Add(time.Second), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantFirst := `{"type":"Metric","data":{"name":"spawn","type":"trend","contains":"time","thresholds":["p(95)<30000"],"submetrics":null},"metric":"spawn"}`
+	if first, _, _ := bytes.Cut(buf.Bytes(), []byte("\n")); string(first) != wantFirst {
+		t.Errorf("Metric line\n got %s\nwant %s", first, wantFirst)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(`"url":"/hub/api?a=<b>&c"`)) || !bytes.Contains(buf.Bytes(), []byte(`"tags":{}`)) {
+		t.Errorf("tags not written as is, or nil tags not {}:\n%s", buf.Bytes())
+	}
+	res, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Metrics["spawn"]
+	if m.Type != KindTrend || m.Contains != ContainsTime || len(m.Thresholds) != 1 || m.Thresholds[0] != "p(95)<30000" {
+		t.Errorf("declaration read back as %+v", m)
+	}
+	ss := res.SeriesOf("spawn")
+	if len(ss) != 1 || ss[0].Tags[TagPhase] != "spawn" || ss[0].Points[0].Value != 4200.5 || !ss[0].Points[0].Time.Equal(t0) {
+		t.Errorf("series read back as %+v", ss)
+	}
+	if res.PointCount != 2 || res.Status != "" || !res.CutShort() {
+		t.Errorf("PointCount %d, status %q, CutShort %v", res.PointCount, res.Status, res.CutShort())
+	}
+}
+
+// The marker appended to a finished file, plain or gzip-compressed, is the
+// run's status when read back.
+func TestAppendStatus(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 8, 0, 0, 0, time.UTC)
+	for _, name := range []string{"r.ndjson", "r.ndjson.gz"} {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := AppendStatus(path, StatusHubDied, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := AppendStatus(path, StatusCompleted, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := ReadFile(path)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res.Status != StatusCompleted || !res.StatusTime.Equal(t0.Add(time.Minute)) || res.Metrics[MetricRunStatus].Type != KindGauge {
+			t.Errorf("%s: status %q at %v, metric %+v", name, res.Status, res.StatusTime, res.Metrics[MetricRunStatus])
+		}
+	}
+	if err := AppendStatus(filepath.Join(t.TempDir(), "missing"), StatusCompleted, t0); err == nil {
+		t.Error("appending to a missing file succeeded")
+	}
+}
