@@ -39,7 +39,7 @@ func init() {
 	)
 }
 
-const calibrateSynopsis = `calibrate --hub local:VERSION [--budget 5m] [-o FILE] [flags]
+const calibrateSynopsis = `calibrate (--hub local:VERSION | --jupyterhub PATH) [--budget 5m] [-o FILE] [flags]
 
 Seeds a sweep of database shapes into a local hub of that release (fast path:
 rows written with the hub's ORM between restarts, servers in hubcap's fleet),
@@ -49,7 +49,10 @@ capacity model. Writes models/calibrations/jupyterhub-VERSION.json in the
 hubcap repository, else ./jupyterhub-VERSION.json.
 
 Calibrate with the release (and image) your hub runs: the figures are one
-release's, one Python/SQLAlchemy's and one machine's. Ctrl-C writes what was
+release's, one Python/SQLAlchemy's and one machine's. --jupyterhub PATH runs
+the jupyterhub installed there (a venv or prefix with bin/jupyterhub and
+bin/python, e.g. pinned to your hub image's jupyterhub and SQLAlchemy) instead
+of hubcap's own venv; the release is read from its jupyterhub --version. Ctrl-C writes what was
 measured so far, marked partial.`
 
 // errBadHub: --hub is not local:VERSION.
@@ -65,6 +68,27 @@ func localRelease(spec string) (string, error) {
 		return "", fmt.Errorf("%w %q: only local hubs can be calibrated and validated; use --hub local:VERSION (an installed release, see make setup)", errBadHub, spec)
 	}
 	return rel, nil
+}
+
+// installRelease is the release a command runs: --hub local:VERSION, or
+// the version of the jupyterhub installed at --jupyterhub (both given:
+// they must agree).
+func installRelease(ctx context.Context, hubSpec, jupyterhub string) (string, error) {
+	if jupyterhub == "" {
+		return localRelease(hubSpec)
+	}
+	rel := ""
+	if hubSpec != "" {
+		var err error
+		if rel, err = localRelease(hubSpec); err != nil {
+			return "", err
+		}
+	}
+	in, err := hub.ResolveInstall(ctx, "", rel, jupyterhub)
+	if err != nil {
+		return "", withExitCode(ExitUsage, fmt.Errorf("--jupyterhub %s: %w", jupyterhub, err))
+	}
+	return in.Release, nil
 }
 
 // defaultCalibrationPath is models/calibrations/jupyterhub-VERSION.json in
@@ -109,6 +133,7 @@ func runCalibrate(ctx context.Context, stdio IO, args []string) error {
 	)
 	fs := newFlags("calibrate", stdio, calibrateSynopsis)
 	fs.StringVar(&hubSpec, "hub", "", "hub to calibrate: local:VERSION (installed by make setup)")
+	fs.StringVar(&o.JupyterHub, "jupyterhub", "", "calibrate the jupyterhub installed in this venv or prefix (bin/jupyterhub, bin/python) instead of --hub's")
 	fs.DurationVar(&o.Budget, "budget", calibrate.DefaultBudget, "wall-time budget, hub start and teardown included")
 	fs.StringVar(&out, "o", "", "calibration file to write (default models/calibrations/jupyterhub-VERSION.json in the repository, else ./)")
 	fs.Var(byteFlag{&o.MaxMemory}, "max-memory", "largest start-up peak a shape may be predicted to need (default 4Gi)")
@@ -121,7 +146,7 @@ func runCalibrate(ctx context.Context, stdio IO, args []string) error {
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	rel, err := localRelease(hubSpec)
+	rel, err := installRelease(ctx, hubSpec, o.JupyterHub)
 	if err != nil {
 		return err
 	}
@@ -162,8 +187,10 @@ func runCalibrate(ctx context.Context, stdio IO, args []string) error {
 		note = " (PARTIAL: interrupted; calibrate again for a complete one)"
 	}
 	fmt.Fprintf(stdio.Stdout, "wrote %s%s\nwall time %s of a %s budget\n", out, note, wall.Round(time.Second), o.Budget)
-	if runErr == nil {
+	if runErr == nil && o.JupyterHub == "" {
 		fmt.Fprintf(stdio.Stdout, "predict with: hubcap validate --predict-only --hub %s --limit 2Gi --shape one-user\n", hubSpec)
+	} else if runErr == nil {
+		fmt.Fprintf(stdio.Stdout, "predict with: hubcap validate --predict-only --calibration %s --limit 2Gi --shape one-user:500\n", out)
 	}
 	return runErr
 }

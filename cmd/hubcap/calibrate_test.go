@@ -23,6 +23,9 @@ func TestCalibrateCommandErrors(t *testing.T) {
 		{[]string{"calibrate", "--hub", "local:5.3.0", "--max-memory", "1Mi"}, ExitUsage, "at least 256Mi"},
 		{[]string{"calibrate", "--hub", "local:5.3.0", "-o", filepath.Join(t.TempDir(), "no", "such", "c.json")}, ExitUsage, "does not exist"},
 		{[]string{"calibrate", "--hub", "local:5.3.0", "stray"}, ExitUsage, "unexpected arguments"},
+		{[]string{"calibrate", "--jupyterhub", filepath.Join(t.TempDir(), "nope")}, ExitUsage, "not a directory"},
+		{[]string{"calibrate", "--jupyterhub", t.TempDir()}, ExitUsage, "no executable bin/python"},
+		{[]string{"calibrate", "--hub", "5.3.0", "--jupyterhub", t.TempDir()}, ExitUsage, "use --hub local:VERSION"},
 	} {
 		code, out, errs := runArgs(t, c.args...)
 		if code != c.code || !strings.Contains(out+errs, c.want) {

@@ -71,6 +71,11 @@ type Options struct {
 	Release string
 	// Root is the install root holding .hubcap/ ("" = hub.FindRoot()).
 	Root string
+	// JupyterHub, when set, is the install to calibrate instead of Root's
+	// venv of Release: a venv or prefix with bin/jupyterhub and bin/python
+	// (hub.InstallAt), e.g. one pinned to the hub image's versions.
+	// Release must be its version (hub.ResolveInstall reads it).
+	JupyterHub string
 	// RunDir holds the hub's run directory and the database snapshots;
 	// "" = a temporary directory, removed afterwards.
 	RunDir string
@@ -194,14 +199,14 @@ func Run(ctx context.Context, o Options) (cal models.Calibration, err error) {
 		defer os.RemoveAll(dir)
 		r.o.RunDir = dir
 	}
-	env, err := environment(ctx, o.Root, o.Release)
+	env, err := environment(ctx, o.Root, o.Release, o.JupyterHub)
 	if err != nil {
 		return cal, err
 	}
 	fmt.Fprintf(o.Progress, "calibrating jupyterhub %s (python %s, sqlalchemy %s) on %s, %d cores, %s; budget %s\n",
 		o.Release, env.Python, env.SQLAlchemy, env.CPUModel, env.Cores, proc.FormatBytes(int64(env.MemTotal)), o.Budget)
 	s, err := startSession(ctx, sessionOptions{
-		Release: o.Release, Root: o.Root, RunDir: r.o.RunDir, StateBytes: o.StateBytes, Log: o.Log,
+		Release: o.Release, Root: o.Root, JupyterHub: o.JupyterHub, RunDir: r.o.RunDir, StateBytes: o.StateBytes, Log: o.Log,
 		StartTimeout: max(2*time.Minute, o.Budget),
 	})
 	if err != nil {

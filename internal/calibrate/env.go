@@ -22,7 +22,7 @@ const versionsPy = `import platform, sqlalchemy; print(platform.python_version()
 // environment describes where a calibration of release runs: the
 // release's Python and SQLAlchemy (from its venv) and the machine (CPU
 // model, cores, memory, GOOS/GOARCH). No host name or user data.
-func environment(ctx context.Context, root, release string) (models.Environment, error) {
+func environment(ctx context.Context, root, release, jupyterhub string) (models.Environment, error) {
 	env := models.Environment{
 		Release: release, Database: "sqlite",
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Cores: runtime.NumCPU(),
@@ -33,7 +33,7 @@ func environment(ctx context.Context, root, release string) (models.Environment,
 			return env, err
 		}
 	}
-	in, err := hub.FindInstall(root, release)
+	in, err := installOf(root, release, jupyterhub)
 	if err != nil {
 		return env, err
 	}
@@ -53,6 +53,17 @@ func environment(ctx context.Context, root, release string) (models.Environment,
 		env.MemTotal = memTotal(b)
 	}
 	return env, nil
+}
+
+// installOf is the install a calibration runs: the one at jupyterhub when
+// set (its release already read by the caller), else release's venv.
+func installOf(root, release, jupyterhub string) (hub.Install, error) {
+	if jupyterhub != "" {
+		in, err := hub.InstallAt(jupyterhub)
+		in.Release = release
+		return in, err
+	}
+	return hub.FindInstall(root, release)
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo ("" if none).

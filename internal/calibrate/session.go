@@ -44,8 +44,10 @@ type session struct {
 // sessionOptions configure startSession.
 type sessionOptions struct {
 	Release, Root, RunDir string
-	StateBytes            int
-	Log                   io.Writer
+	// JupyterHub is the install to run instead of Root's venv of Release.
+	JupyterHub string
+	StateBytes int
+	Log        io.Writer
 	// StartTimeout bounds each start (a quadratic release needs minutes
 	// for a million joined rows).
 	StartTimeout time.Duration
@@ -62,7 +64,7 @@ func startSession(ctx context.Context, o sessionOptions) (*session, error) {
 			return nil, err
 		}
 	}
-	in, err := hub.FindInstall(root, o.Release)
+	in, err := installOf(root, o.Release, o.JupyterHub)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +87,7 @@ func startSession(ctx context.Context, o sessionOptions) (*session, error) {
 	}
 	l, err := localhub.Start(ctx, localhub.Options{
 		Hub: hub.Options{
-			Release: o.Release, Root: root, RunDir: o.RunDir, Log: o.Log,
+			Release: o.Release, Root: root, JupyterHub: o.JupyterHub, RunDir: o.RunDir, Log: o.Log,
 			StartTimeout: o.StartTimeout,
 		},
 		// every calibration server is registered by ApplyDB

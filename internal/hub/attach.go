@@ -31,7 +31,7 @@ func Attach(runDir string, log io.Writer) (*Hub, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	install, err := FindInstall(st.Root, st.Release)
+	install, err := startInstall(Options{Root: st.Root, Release: st.Release, JupyterHub: st.InstallDir, Spawner: st.Spawner})
 	if err != nil {
 		return nil, err
 	}

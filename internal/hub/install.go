@@ -8,6 +8,7 @@ package hub
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // HomeEnv names the environment variable that, when set, is the install
@@ -167,4 +169,88 @@ func isDir(p string) bool {
 func isExecutable(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+// ErrVersionMismatch: an install given by path is not the release asked for.
+var ErrVersionMismatch = errors.New("jupyterhub install is another release")
+
+// InstallAt returns the JupyterHub install at dir: any virtualenv or install
+// prefix with bin/jupyterhub and bin/python (e.g. one pinned to a hub
+// image's jupyterhub, SQLAlchemy and Python). Release is left empty; fill it
+// with Version, or use ResolveInstall. It fails with ErrPythonMissing when
+// dir lacks either executable.
+func InstallAt(dir string) (Install, error) {
+	if dir == "" {
+		return Install{}, fmt.Errorf("%w: no install directory given; pass a venv or prefix holding bin/jupyterhub and bin/python", ErrPythonMissing)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Install{}, err
+	}
+	// a path to bin/jupyterhub itself is accepted as its prefix
+	if base := filepath.Base(abs); base == "jupyterhub" && filepath.Base(filepath.Dir(abs)) == "bin" && !isDir(abs) {
+		abs = filepath.Dir(filepath.Dir(abs))
+	}
+	if !isDir(abs) {
+		return Install{}, fmt.Errorf("%w: %s is not a directory; pass a venv or install prefix holding bin/jupyterhub and bin/python", ErrPythonMissing, dir)
+	}
+	in := Install{Dir: abs}
+	for _, b := range []string{"python", "jupyterhub"} {
+		if !isExecutable(in.Bin(b)) {
+			return Install{}, fmt.Errorf("%w: %s has no executable bin/%s; pass a venv or install prefix with jupyterhub installed (python -m venv DIR && DIR/bin/pip install jupyterhub==VERSION)", ErrPythonMissing, abs, b)
+		}
+	}
+	return in, nil
+}
+
+// Version asks the install's jupyterhub for its version
+// (`bin/jupyterhub --version`).
+func (in Install) Version(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, in.Bin("jupyterhub"), "--version")
+	cmd.Env = cleanEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%w: %s --version: %v: %s", ErrPythonMissing, in.Bin("jupyterhub"), err, lastLines(stderr.String(), 5))
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) == 0 || !releasePattern.MatchString(fields[len(fields)-1]) {
+		return "", fmt.Errorf("%w: %s --version printed %q, not a release number", ErrPythonMissing, in.Bin("jupyterhub"), strings.TrimSpace(string(out)))
+	}
+	return fields[len(fields)-1], nil
+}
+
+// ResolveInstall finds the install a command runs: with jupyterhub (a
+// path) the install there, its release read from `jupyterhub --version`
+// (release, if given too, must match it: ErrVersionMismatch); otherwise
+// release's venv under root (FindInstall; root "" = FindRoot()).
+func ResolveInstall(ctx context.Context, root, release, jupyterhub string) (Install, error) {
+	if jupyterhub == "" {
+		if release == "" {
+			return Install{}, fmt.Errorf("%w: give a release (e.g. 5.3.0) or an install path", ErrNotInstalled)
+		}
+		if root == "" {
+			var err error
+			if root, err = FindRoot(); err != nil {
+				return Install{}, err
+			}
+		}
+		return FindInstall(root, release)
+	}
+	in, err := InstallAt(jupyterhub)
+	if err != nil {
+		return Install{}, err
+	}
+	v, err := in.Version(ctx)
+	if err != nil {
+		return Install{}, err
+	}
+	if release != "" && release != v {
+		return Install{}, fmt.Errorf("%w: %s runs jupyterhub %s, not %s; drop the release to use it, or give a matching one", ErrVersionMismatch, in.Dir, v, release)
+	}
+	in.Release = v
+	return in, nil
 }

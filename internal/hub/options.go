@@ -24,6 +24,11 @@ type Options struct {
 	// Root is the install root (the directory holding .hubcap/); default
 	// FindRoot().
 	Root string
+	// JupyterHub, when set, is the install to run (a venv or install
+	// prefix with bin/jupyterhub and bin/python, see InstallAt) instead of
+	// Root/.hubcap/venvs/jupyterhub-<Release>; Release must be its version
+	// (ResolveInstall reads it). Root still provides the proxy.
+	JupyterHub string
 	// RunDir holds config, database, logs, tokens and state; it is created
 	// when missing and kept afterwards. Default DefaultRunDir(Root, Release).
 	RunDir string

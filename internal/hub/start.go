@@ -41,9 +41,12 @@ func Start(ctx context.Context, o Options) (_ *Hub, err error) {
 	if o.Root, err = filepath.Abs(o.Root); err != nil {
 		return nil, err
 	}
-	install, err := FindInstall(o.Root, o.Release)
+	install, err := startInstall(o)
 	if err != nil {
 		return nil, err
+	}
+	if o.JupyterHub != "" {
+		o.JupyterHub = install.Dir // absolute, for the state file
 	}
 	proxyArgv, err := ProxyCommand(o.Root)
 	if err != nil {
@@ -84,6 +87,7 @@ func Start(ctx context.Context, o Options) (_ *Hub, err error) {
 	h.st = State{
 		Release:      o.Release,
 		Root:         o.Root,
+		InstallDir:   o.JupyterHub,
 		RunDir:       o.RunDir,
 		Spawner:      o.Spawner,
 		Detached:     o.Detached,
@@ -130,6 +134,23 @@ func Start(ctx context.Context, o Options) (_ *Hub, err error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// startInstall is the install Start runs: o.JupyterHub's when set (with
+// jupyterhub-singleuser for local spawners), else the release's venv.
+func startInstall(o Options) (Install, error) {
+	if o.JupyterHub == "" {
+		return FindInstall(o.Root, o.Release)
+	}
+	in, err := InstallAt(o.JupyterHub)
+	if err != nil {
+		return Install{}, err
+	}
+	in.Release = o.Release
+	if o.Spawner == SpawnerLocal && !isExecutable(in.Bin("jupyterhub-singleuser")) {
+		return Install{}, fmt.Errorf("%w: %s has no bin/jupyterhub-singleuser, which the local spawner runs; install jupyter_server there or use the fleet spawner", ErrPythonMissing, in.Dir)
+	}
+	return in, nil
 }
 
 // writeFiles writes config, tokens, env and spawner files into the run dir.

@@ -46,16 +46,19 @@ type Companion struct {
 // later hubcap command can find, restart and stop a hub it did not start.
 // It holds no secrets: tokens live in 0600 files beside it.
 type State struct {
-	Version  int         `json:"version"`
-	Release  string      `json:"release"`
-	Root     string      `json:"root"`
-	RunDir   string      `json:"run_dir"`
-	Spawner  SpawnerKind `json:"spawner"`
-	Detached bool        `json:"detached"`
-	Ports    Ports       `json:"ports"`
-	URL      string      `json:"url"`
-	Proxy    proc.Proc   `json:"proxy"`
-	Hub      proc.Proc   `json:"hub"`
+	Version int    `json:"version"`
+	Release string `json:"release"`
+	Root    string `json:"root"`
+	// InstallDir is the install run when it is not Root's venv of
+	// Release (Options.JupyterHub).
+	InstallDir string      `json:"install_dir,omitempty"`
+	RunDir     string      `json:"run_dir"`
+	Spawner    SpawnerKind `json:"spawner"`
+	Detached   bool        `json:"detached"`
+	Ports      Ports       `json:"ports"`
+	URL        string      `json:"url"`
+	Proxy      proc.Proc   `json:"proxy"`
+	Hub        proc.Proc   `json:"hub"`
 	// Tracked are other processes seen in the hub's tree (single-user
 	// servers, kernels) that Stop must end even after they are orphaned.
 	Tracked    []proc.Proc `json:"tracked,omitempty"`
