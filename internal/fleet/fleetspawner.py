@@ -26,6 +26,7 @@ start-up join of 5.0-5.3).
 Compatible with JupyterHub 4.1 to 6.x (only the public Spawner API is used).
 """
 
+import asyncio
 import json
 import os
 import re
@@ -45,15 +46,22 @@ except Exception:  # pragma: no cover - very old hubs
 _ENV_URL = "HUBCAP_FLEET_URL"
 _ENV_SECRET = "HUBCAP_FLEET_SECRET"
 
-# one client for all spawners: bounded concurrency towards the fleet
+# One client for all spawners, with bounded concurrency towards the fleet.
+# Requests wait for a slot in _slots (without a timeout), never in tornado's
+# own queue: tornado fails a request that waited there longer than its
+# timeout ("Timeout in request queue"), which a hub spawning thousands of
+# servers at its concurrent_spawn_limit while polling the running ones
+# reaches; the fleet itself answers in microseconds.
 _client = None
+_slots = None
 
 
-def _http():
-    global _client
+def _http(max_connections):
+    global _client, _slots
     if _client is None:
-        _client = AsyncHTTPClient(force_instance=True, max_clients=64)
-    return _client
+        _client = AsyncHTTPClient(force_instance=True, max_clients=max_connections)
+        _slots = asyncio.Semaphore(max_connections)
+    return _client, _slots
 
 
 def _k8s_safe(name):
@@ -107,7 +115,15 @@ class FleetSpawner(Spawner):
     ).tag(config=True)
 
     fleet_timeout = Float(
-        10.0, help="Timeout in seconds of each request to the fleet."
+        30.0,
+        help="Timeout in seconds of each request to the fleet, once it has a connection "
+        "(waiting for one of the fleet_max_connections does not time out).",
+    ).tag(config=True)
+
+    fleet_max_connections = Integer(
+        256,
+        help="Requests to the fleet in flight at once, for all spawners of the hub (read once, "
+        "by the first request).",
     ).tag(config=True)
 
     pod_name = Unicode("")
@@ -148,7 +164,9 @@ class FleetSpawner(Spawner):
             request_timeout=self.fleet_timeout,
             follow_redirects=False,
         )
-        return await _http().fetch(req, raise_error=False)
+        client, slots = _http(self.fleet_max_connections)
+        async with slots:
+            return await client.fetch(req, raise_error=False)
 
     def _compute_names(self):
         user = _k8s_safe(self.user.name)

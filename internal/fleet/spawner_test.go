@@ -146,3 +146,62 @@ func TestSpawnerPython(t *testing.T) {
 		t.Errorf("stop() left the server registered")
 	}
 }
+
+// slowFleetScript runs 400 polls at once through FleetSpawner against a
+// stand-in fleet whose every answer takes 0.2 s, with 40 connections and a
+// 1 s timeout per request: 10 rounds of 0.2 s, so most polls wait ~2 s for
+// a connection. None may fail: waiting for a connection must not count
+// against the request's timeout (tornado's own queue fails such requests
+// with "Timeout in request queue", which a hub spawning and polling
+// thousands of servers hit).
+const slowFleetScript = `
+import asyncio, json, os, sys
+from types import SimpleNamespace
+sys.path.insert(0, sys.argv[1])
+from tornado import web
+from hubcap_fleetspawner import FleetSpawner
+
+class Slow(web.RequestHandler):
+    async def get(self, user, server):
+        await asyncio.sleep(0.2)
+        self.write("{}")
+
+async def main():
+    app = web.Application([(r"/_fleet/servers/([^/]+)/([^/]+)", Slow)])
+    srv = app.listen(0, "127.0.0.1")
+    port = list(srv._sockets.values())[0].getsockname()[1]
+    os.environ["HUBCAP_FLEET_URL"] = "http://127.0.0.1:%d" % port
+    os.environ["HUBCAP_FLEET_SECRET"] = "s"
+    sps = []
+    for i in range(400):
+        user = SimpleNamespace(name="u%d" % i, url="/user/u%d/" % i, escaped_name="u%d" % i)
+        hub = SimpleNamespace(public_host="", api_url="http://127.0.0.1:8081/hub/api", base_url="/hub/")
+        sps.append(FleetSpawner(user=user, hub=hub, fleet_timeout=1.0, fleet_max_connections=40, poll_failures_before_gone=1))
+    res = await asyncio.gather(*(sp.poll() for sp in sps))
+    print(json.dumps({"running": sum(r is None for r in res), "gone": sum(r == 0 for r in res)}))
+
+asyncio.run(main())
+`
+
+func TestSpawnerWaitsForConnectionsWithoutTimingOut(t *testing.T) {
+	jupyterhub, _ := requireHub(t, "5.5.1")
+	python := filepath.Join(filepath.Dir(jupyterhub), "python")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, SpawnerModule+".py"), []byte(SpawnerPython), 0o600)
+	os.WriteFile(filepath.Join(dir, "slow.py"), []byte(slowFleetScript), 0o600)
+	out, err := exec.Command(python, filepath.Join(dir, "slow.py"), dir).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("script: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var got struct{ Running, Gone int }
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("script output %q: %v", out, err)
+	}
+	if got.Running != 400 || got.Gone != 0 {
+		t.Errorf("%d of 400 polls saw the server running, %d reported it gone (a request failed while waiting for a connection)", got.Running, got.Gone)
+	}
+}

@@ -30,7 +30,11 @@ const (
 	maxConnsPerServer = 64
 )
 
-// ipykernel 6.29's kernel_info_reply, reduced.
+// helpLink is one of ipykernel's help_links.
+func helpLink(text, url string) map[string]any { return map[string]any{"text": text, "url": url} }
+
+// ipykernel 6.29's kernel_info_reply (kernelbase.kernel_info_request): the
+// same keys and kinds, the version strings of a Python 3.11 image.
 var kernelInfoContent = map[string]any{
 	"status":                 "ok",
 	"protocol_version":       kernel.ProtocolVersion,
@@ -45,9 +49,16 @@ var kernelInfoContent = map[string]any{
 		"nbconvert_exporter": "python",
 		"file_extension":     ".py",
 	},
-	"banner":     "Python 3.11.2 | hubcap fleet kernel\n",
-	"help_links": []any{},
-	"debugger":   false,
+	"banner": "Python 3.11.2 | hubcap fleet kernel\n",
+	"help_links": []any{
+		helpLink("Python Reference", "https://docs.python.org/3.11"),
+		helpLink("IPython Reference", "https://ipython.org/documentation.html"),
+		helpLink("NumPy Reference", "https://docs.scipy.org/doc/numpy/reference/"),
+		helpLink("SciPy Reference", "https://docs.scipy.org/doc/scipy/reference/"),
+		helpLink("Matplotlib Reference", "https://matplotlib.org/contents.html"),
+		helpLink("SymPy Reference", "http://docs.sympy.org/latest/index.html"),
+		helpLink("pandas Reference", "https://pandas.pydata.org/pandas-docs/stable/"),
+	},
 }
 
 type wsConn struct {
@@ -228,7 +239,11 @@ func headerJSON(h kernel.Header) json.RawMessage {
 // reply makes a message from the kernel whose parent is req.
 func (wc *wsConn) reply(req kernel.Message, channel, msgType string, content any) kernel.Message {
 	m := kernel.NewMessage(channel, msgType, wc.k.session, req.Header.Username, content)
-	m.ParentHeader = headerJSON(req.Header)
+	if len(req.RawHeader) > 0 {
+		m.ParentHeader = req.RawHeader // ipykernel echoes the request's header
+	} else {
+		m.ParentHeader = headerJSON(req.Header)
+	}
 	return m
 }
 
@@ -243,7 +258,11 @@ func (wc *wsConn) send(m kernel.Message) bool {
 		frame, err = kernel.EncodeV1(m)
 		typ = websocket.BinaryMessage
 	} else {
-		frame, err = kernel.EncodeJSON(m)
+		var bin bool
+		frame, bin, err = kernel.EncodeServerLegacy(m)
+		if bin {
+			typ = websocket.BinaryMessage
+		}
 	}
 	if err != nil {
 		wc.s.log.Debug("fleet: cannot encode kernel message", "type", m.Header.MsgType, "err", err)
@@ -441,6 +460,8 @@ func (wc *wsConn) execute(m kernel.Message, queue <-chan kernel.Message) {
 		rep := wc.reply(m, "shell", "execute_reply", map[string]any{
 			"status": "error", "execution_count": n, "ename": perr.EName, "evalue": perr.EValue,
 			"traceback": tb, "user_expressions": map[string]any{}, "payload": []any{},
+			// ipykernel's deprecated ipyparallel field, still sent by 6.29
+			"engine_info": map[string]any{"engine_uuid": k.session, "engine_id": -1, "method": "execute"},
 		})
 		rep.Metadata = mustJSON(md)
 		wc.send(rep)

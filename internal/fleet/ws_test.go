@@ -2,7 +2,9 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +231,67 @@ func TestUnregisterClosesWebsockets(t *testing.T) {
 	defer cancel()
 	if _, err := c.Execute(ctx, "1"); err == nil {
 		t.Fatal("execute on a stopped server succeeded")
+	}
+}
+
+// TestLegacyFramesAsHubtrafReadsThem sends hubtraf's execute_request as it
+// writes it (a header without session or date, allow_stdin true) and reads
+// the answers as hubtraf does: top-level msg_type and channel, parent_header
+// msg_id, content.data["text/plain"]. jupyter_server puts msg_id and
+// msg_type at the top level of every legacy frame; the parent header is the
+// request's header as sent.
+func TestLegacyFramesAsHubtrafReadsThem(t *testing.T) {
+	f := newTestFleet(t, Config{})
+	f.put("alice", "s1")
+	f.hub.addUser("t", "alice")
+	c, _, err := rawDial(t, startTestKernel(t, f), http.Header{"Authorization": {"token t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := `{"header":{"msg_id":"hubtraf-1","username":"alice","msg_type":"execute_request","version":"5.2"},` +
+		`"metadata":{},"content":{"code":"5 * 4","silent":false,"store_history":true,"user_expressions":{},` +
+		`"allow_stdin":true,"stop_on_error":true},"buffers":[],"parent_header":{},"channel":"shell"}`
+	if err := c.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var result string
+	for seen := map[string]bool{}; !seen["execute_reply"] || !seen["idle"]; {
+		typ, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ != websocket.TextMessage {
+			t.Fatalf("frame type %d, want text", typ)
+		}
+		var msg struct {
+			MsgID        string                     `json:"msg_id"`
+			MsgType      string                     `json:"msg_type"`
+			Channel      string                     `json:"channel"`
+			Header       map[string]any             `json:"header"`
+			ParentHeader map[string]any             `json:"parent_header"`
+			Content      map[string]json.RawMessage `json:"content"`
+		}
+		jsonUnmarshal(t, b, &msg)
+		if msg.MsgType == "" || msg.MsgType != msg.Header["msg_type"] || msg.MsgID == "" || msg.MsgID != msg.Header["msg_id"] {
+			t.Fatalf("top-level msg_id %q msg_type %q do not repeat the header %v", msg.MsgID, msg.MsgType, msg.Header)
+		}
+		if want := map[string]any{"msg_id": "hubtraf-1", "username": "alice", "msg_type": "execute_request", "version": "5.2"}; !reflect.DeepEqual(msg.ParentHeader, want) {
+			t.Errorf("%s: parent_header %v, want the request's header %v", msg.MsgType, msg.ParentHeader, want)
+		}
+		seen[msg.MsgType] = true
+		switch msg.MsgType {
+		case "execute_result":
+			var data map[string]string
+			jsonUnmarshal(t, msg.Content["data"], &data)
+			result = data["text/plain"]
+		case "status":
+			if string(msg.Content["execution_state"]) == `"idle"` {
+				seen["idle"] = true
+			}
+		}
+	}
+	if result != "20" {
+		t.Errorf("execute_result text/plain %q, want 20", result)
 	}
 }

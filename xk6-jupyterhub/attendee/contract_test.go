@@ -85,6 +85,11 @@ func TestIntegrationContract(t *testing.T) {
 			}
 		}
 	}
+	for a := range fleet {
+		if real[a] == nil {
+			t.Errorf("%s: observed on the fleet, never on the real server", a)
+		}
+	}
 	paths := 0
 	for _, a := range answers {
 		paths += len(real[a])
@@ -115,8 +120,9 @@ type observed map[string]map[string]string
 // login, spawn, OAuth into the server, list contents, save and open a
 // notebook, start a kernel through a session, the kernel websocket with the
 // v1 subprotocol and with the legacy framing (print(6*7) → 42, 1+1 → 2,
-// 1/0 → ZeroDivisionError on each), shut the kernel down and stop the
-// server. It returns the shapes of the answers to compare.
+// 1/0 → ZeroDivisionError on each), the raw frames of both framings
+// (rawKernelFrames), shut the kernel down and stop the server. It returns
+// the shapes of the answers to compare.
 func journeyChecks(t *testing.T, hubURL, username string) observed {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -216,6 +222,16 @@ func journeyChecks(t *testing.T, hubURL, username string) observed {
 		must("delete the second session", err)
 	}
 
+	// a kernel without a session, as hubtraf starts one (POST without a body)
+	k2 := shape("POST /api/kernels (no body)", http.MethodPost, "api/kernels", nil, nil, http.StatusCreated)
+	if id, _ := k2["id"].(string); id == "" || id == kid {
+		t.Errorf("POST api/kernels: a new kernel needs its own id: %v", k2)
+	} else {
+		_, _, err := s.send(ctx, call{method: http.MethodDelete, u: s.serverURL("api/kernels/"+escapePath(id), nil), kind: kindXHR,
+			expect: hubapi.Statuses(http.StatusNoContent), phase: "contract"})
+		must("delete the second kernel", err)
+	}
+
 	for _, proto := range []kernel.Protocol{kernel.ProtocolV1, kernel.ProtocolLegacy} {
 		s.cfg.KernelProtocol = proto
 		must("connect kernel "+proto.String(), s.ConnectKernel(ctx))
@@ -234,6 +250,7 @@ func journeyChecks(t *testing.T, hubURL, username string) observed {
 			t.Errorf("%s: 1/0 gave status %q, error %+v, err %v; want a ZeroDivisionError", proto, res.Status, res.Error, err)
 		}
 	}
+	rawKernelFrames(t, ctx, s, obs)
 	must("shutdown kernel", s.ShutdownKernel(ctx))
 	resp, _, err := s.send(ctx, call{method: http.MethodGet, u: s.serverURL("api/kernels/"+escapePath(kid), nil), kind: kindXHR,
 		expect: hubapi.AnyStatus, phase: "contract"})

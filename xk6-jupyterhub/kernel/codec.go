@@ -51,6 +51,10 @@ type Message struct {
 	Metadata     json.RawMessage `json:"metadata"`
 	Content      json.RawMessage `json:"content"`
 	Buffers      [][]byte        `json:"-"`
+	// RawHeader is the header as received (set by the decoders, ignored by
+	// the encoders): a kernel's replies carry it as their parent_header,
+	// keys the Header type does not know included.
+	RawHeader json.RawMessage `json:"-"`
 }
 
 var emptyObject = json.RawMessage("{}")
@@ -274,6 +278,7 @@ func DecodeV1(b []byte) (Message, error) {
 	if err := json.Unmarshal(hdr, &m.Header); err != nil {
 		return Message{}, fmt.Errorf("%w: v1 header: %v", ErrBadFrame, err)
 	}
+	m.RawHeader = hdr
 	for i, dst := range []*json.RawMessage{&m.ParentHeader, &m.Metadata, &m.Content} {
 		p := part(2 + i)
 		if !isObject(bytes.TrimSpace(p)) {
@@ -341,6 +346,53 @@ func encodeJSONParts(channel string, parts [4][]byte, buffers string) ([]byte, e
 	return buf.Bytes(), nil
 }
 
+// EncodeServerLegacy encodes m as jupyter_server 2.x sends a kernel message
+// on the legacy protocol (ZMQChannelsWebsocketConnection._reserialize_reply
+// of the dict jupyter_client's Session.deserialize returns): the JSON object
+// {header, msg_id, msg_type, parent_header, metadata, content, buffers: [],
+// channel}, in that key order, as a text frame; a message with buffers is a
+// legacy binary frame (serialize_binary_message) whose JSON part has the
+// same keys without "buffers". msg_id and msg_type repeat the header's:
+// clients such as hubtraf read them at the top level. binary reports which
+// frame type to send. Errors wrap ErrBadMessage.
+func EncodeServerLegacy(m Message) (frame []byte, binary bool, err error) {
+	parts, err := encodeParts(m)
+	if err != nil {
+		return nil, false, err
+	}
+	ch, err := json.Marshal(m.Channel)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: channel: %v", ErrBadMessage, err)
+	}
+	id, _ := json.Marshal(m.Header.MsgID)
+	typ, _ := json.Marshal(m.Header.MsgType)
+	var buf bytes.Buffer
+	buf.Grow(len(ch) + len(id) + len(typ) + len(parts[0]) + len(parts[1]) + len(parts[2]) + len(parts[3]) + 120)
+	buf.WriteString(`{"header":`)
+	buf.Write(parts[0])
+	buf.WriteString(`,"msg_id":`)
+	buf.Write(id)
+	buf.WriteString(`,"msg_type":`)
+	buf.Write(typ)
+	buf.WriteString(`,"parent_header":`)
+	buf.Write(parts[1])
+	buf.WriteString(`,"metadata":`)
+	buf.Write(parts[2])
+	buf.WriteString(`,"content":`)
+	buf.Write(parts[3])
+	if len(m.Buffers) == 0 {
+		buf.WriteString(`,"buffers":[]`)
+	}
+	buf.WriteString(`,"channel":`)
+	buf.Write(ch)
+	buf.WriteString(`}`)
+	if len(m.Buffers) == 0 {
+		return buf.Bytes(), false, nil
+	}
+	frame, err = legacyBinary(buf.Bytes(), m.Buffers)
+	return frame, true, err
+}
+
 // DecodeJSON decodes a legacy JSON text frame. header and content must be
 // JSON objects; a missing or null parent_header or metadata becomes {}. A
 // missing channel gives Channel "" (jupyter_server then assumes "shell").
@@ -362,6 +414,7 @@ func fromJSONFrame(f jsonFrame) (Message, error) {
 	if err := json.Unmarshal(f.Header, &m.Header); err != nil {
 		return Message{}, fmt.Errorf("%w: legacy frame header: %v", ErrBadFrame, err)
 	}
+	m.RawHeader = f.Header
 	var ok bool
 	if m.ParentHeader, ok = objectOrEmpty(f.ParentHeader); !ok {
 		return Message{}, fmt.Errorf("%w: legacy frame parent_header is not an object", ErrBadFrame)
@@ -390,12 +443,18 @@ func EncodeLegacyBinary(m Message) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	nbufs := 1 + len(m.Buffers)
+	return legacyBinary(js, m.Buffers)
+}
+
+// legacyBinary lays out the JSON part js and buffers as a legacy binary
+// frame.
+func legacyBinary(js []byte, buffers [][]byte) ([]byte, error) {
+	nbufs := 1 + len(buffers)
 	if uint64(nbufs) > 1<<31 {
 		return nil, fmt.Errorf("%w: too many buffers", ErrBadMessage)
 	}
 	size := 4*(nbufs+1) + len(js)
-	for _, b := range m.Buffers {
+	for _, b := range buffers {
 		size += len(b)
 	}
 	if uint64(size) > 1<<32-1 {
@@ -406,12 +465,12 @@ func EncodeLegacyBinary(m Message) ([]byte, error) {
 	off := 4 * (nbufs + 1)
 	binary.BigEndian.PutUint32(out[4:], uint32(off))
 	off += len(js)
-	for i, b := range m.Buffers {
+	for i, b := range buffers {
 		binary.BigEndian.PutUint32(out[8+4*i:], uint32(off))
 		off += len(b)
 	}
 	out = append(out, js...)
-	for _, b := range m.Buffers {
+	for _, b := range buffers {
 		out = append(out, b...)
 	}
 	return out, nil
