@@ -439,9 +439,7 @@ func TestEncodeServerLegacy(t *testing.T) {
 	if got := topKeys(t, b); !reflect.DeepEqual(got, want) {
 		t.Errorf("keys %v, want %v", got, want)
 	}
-	var top struct {
-		MsgID, MsgType string `json:"msg_id"`
-	}
+	var top struct{ MsgID, MsgType string }
 	var generic map[string]json.RawMessage
 	json.Unmarshal(b, &generic)
 	json.Unmarshal(generic["msg_id"], &top.MsgID)
