@@ -160,3 +160,19 @@ const (
 	SourceAPI     = "api"     // the REST user listing (DB shape)
 	SourceProc    = "proc"    // /proc/PID of a local hub
 )
+
+// The run's identity: at its start each instance writes one point of gauge
+// [MetricRunInfo] (value 1). Instances of one distributed test (k6's
+// execution segments) share the run id and differ in the instance id, so
+// that `hubcap report` merges their files and refuses files of other runs.
+const (
+	MetricRunInfo = "hubcap_run_info"
+	TagRunID      = "run_id"      // shared by every instance of one run
+	TagInstance   = "instance"    // this instance ("" when the run is not split)
+	TagSegment    = "segment"     // its execution segment, e.g. 1/3:2/3 ("" the whole test)
+	TagSequence   = "sequence"    // the execution segment sequence, e.g. 0,1/3,2/3,1
+	TagNamePrefix = "name_prefix" // the prefix of every user and server it created
+	// TagHubTelemetry is "true" on the instance that reads the hub's
+	// telemetry and DB shape for the whole run, "false" on the others.
+	TagHubTelemetry = "hub_telemetry"
+)

@@ -79,6 +79,9 @@ type runFlags struct {
 
 	// report is --report: the HTML capacity report written at the end.
 	report string
+
+	// One instance of a split run (instance.go).
+	runID, instanceID, hubTelemetry, startAt string
 }
 
 func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
@@ -117,6 +120,10 @@ func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
 	fs.DurationVar(&f.telemetryInterval, "telemetry-interval", telemetry.DefaultMetricsInterval, "how often the hub's /hub/metrics (and a local hub's /proc) are read; 0 turns hub telemetry off")
 	fs.StringVar(&f.report, "report", "", "write the HTML capacity report of the run to this file at its end, also when cut short (hubcap report makes one later with more options)")
 	fs.DurationVar(&f.shapeInterval, "shape-interval", telemetry.DefaultShapeInterval, "how often the hub's DB shape is read from the user listing; 0 turns it off")
+	fs.StringVar(&f.runID, "run-id", "", "the id every instance of one split run shares, recorded in the results so hubcap report merges them (default $"+RunIDEnv+", else a new one)")
+	fs.StringVar(&f.instanceID, "instance-id", "", "this instance's id, added to --name-prefix so instances never remove each other's users (default from --execution-segment: s0, s1-3, …)")
+	fs.StringVar(&f.hubTelemetry, "hub-telemetry", "auto", "read the hub's telemetry and DB shape: auto (only the instance whose segment starts at 0), on or off")
+	fs.StringVar(&f.startAt, "start-at", "", "start the test at this RFC 3339 time, so split instances begin together (default $"+StartAtEnv+")")
 
 	// Flags may come before or after the script, as with k6.
 	var positional []string
@@ -261,6 +268,16 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 	if err != nil {
 		return withExitCode(ExitUsage, err)
 	}
+	inst, err := f.instance(getenv)
+	if err != nil {
+		return withExitCode(ExitUsage, err)
+	}
+	spec.prefix = inst.prefix
+	o.Collectors = append(o.Collectors, runInfo{inst})
+	if inst.id != "" && !f.quiet {
+		fmt.Fprintf(stdio.Stderr, "      instance: %s of run %s (segment %s, names %s…, hub telemetry %s)\n",
+			inst.id, inst.runID, inst.segment, inst.prefix, map[bool]string{true: "on", false: "off"}[inst.telemetry])
+	}
 	// A script that does not compile fails before a hub is started for it.
 	if _, err := script.Compile(o.Script); err != nil {
 		return withExitCode(script.ExitCode(err), err)
@@ -295,7 +312,7 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 		}
 	}
 	var tel *hubTelemetry
-	if th.target.HubURL != "" && f.telemetryInterval > 0 {
+	if th.target.HubURL != "" && f.telemetryInterval > 0 && inst.telemetry {
 		if tel, err = th.telemetry(f.telemetryInterval, f.shapeInterval, stdio); err != nil {
 			return err
 		}
@@ -314,6 +331,9 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 		o.JSONOut = tmp.Name()
 	}
 	outBefore := statFile(o.JSONOut)
+	if err := waitStart(ctx, inst.startAt, time.Now(), stdio, f.quiet); err != nil {
+		return withExitCode(script.ExitCode(err), err)
+	}
 	res, runErr := script.Run(ctx, o)
 	status := runStatus(runErr, res, tel.hubDied())
 	if o.JSONOut != "" && writtenSince(o.JSONOut, outBefore) {
