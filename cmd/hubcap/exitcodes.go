@@ -31,6 +31,11 @@ const (
 	ExitNotRunning = 9
 	// ExitAlreadyRunning: hub up found a hub running from that run directory.
 	ExitAlreadyRunning = 10
+	// ExitHubDied: hubcap run's hub stopped answering during the run and did
+	// not come back. It wins over the script's own result (thresholds that
+	// held, 99, 105, 107, 108): CI gating on the exit code must not pass a
+	// run in which the hub died. Not a k6 code (k6 uses 97–110).
+	ExitHubDied = 31
 	// ExitThresholds: a load test ran but its thresholds failed (as k6).
 	ExitThresholds = 99
 	// ExitInterrupted: stopped by Ctrl-C or SIGTERM (128 + SIGINT).

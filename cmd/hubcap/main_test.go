@@ -11,6 +11,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/internal/script"
 )
 
 // asMainEnv makes the test binary behave as hubcap itself, so commands that
@@ -90,6 +91,7 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("x: %w", hub.ErrPortBusy), ExitPortBusy},
 		{fmt.Errorf("x: %w", context.Canceled), ExitInterrupted},
 		{withExitCode(ExitThresholds, errors.New("thresholds")), ExitThresholds},
+		{withExitCode(ExitHubDied, errHubDied(fmt.Errorf("x: %w", script.ErrThresholdsFailed))), ExitHubDied},
 	}
 	for _, c := range cases {
 		if got := exitCode(c.err); got != c.code {
@@ -100,7 +102,12 @@ func TestExitCodes(t *testing.T) {
 	seen := map[int]string{}
 	for name, code := range map[string]int{"OK": ExitOK, "Error": ExitError, "Usage": ExitUsage, "Setup": ExitSetup,
 		"NoCgroup": ExitNoCgroup, "StartTimeout": ExitStartTimeout, "OOMKilled": ExitOOMKilled, "HubExited": ExitHubExited,
-		"PortBusy": ExitPortBusy, "NotRunning": ExitNotRunning, "AlreadyRunning": ExitAlreadyRunning, "Thresholds": ExitThresholds, "Interrupted": ExitInterrupted} {
+		"PortBusy": ExitPortBusy, "NotRunning": ExitNotRunning, "AlreadyRunning": ExitAlreadyRunning, "Thresholds": ExitThresholds, "Interrupted": ExitInterrupted,
+		"HubDied": ExitHubDied, "CheckFailed": ExitCheckFailed, "NotAHub": ExitNotAHub, "TokenRejected": ExitTokenRejected,
+		"HubUnreachable": ExitHubUnreachable, "NoCalibration": ExitNoCalibration,
+		"k6 ExternalAbort":   script.ExitExternalAbort,
+		"k6 ScriptException": script.ExitScriptException, "k6 ScriptAborted": script.ExitScriptAborted,
+		"k6 SetupTimeout": script.ExitSetupTimeout, "k6 TeardownTimeout": script.ExitTeardownTimeout, "k6 InvalidConfig": script.ExitInvalidConfig} {
 		if other, dup := seen[code]; dup {
 			t.Errorf("exit code %d used by %s and %s", code, name, other)
 		}

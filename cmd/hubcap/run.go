@@ -358,6 +358,9 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 	case f.keep && th.target.HubURL != "":
 		fmt.Fprintf(stdio.Stderr, "hubcap run: --keep: the users and servers the run created stay on the hub\n")
 	}
+	if status == statusHubDied {
+		return withExitCode(ExitHubDied, errHubDied(runErr))
+	}
 	if runErr != nil {
 		return withExitCode(script.ExitCode(runErr), runErr)
 	}

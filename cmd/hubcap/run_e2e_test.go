@@ -357,12 +357,16 @@ func TestRunAgainstHub(t *testing.T) {
 
 // TestRunLocalHubDies runs a script against --hub local:5.5.1, kills the
 // hub in the middle, and checks that the results say hub_died, that the
-// hub's /proc telemetry is in them, and that the run stopped what it
-// started and kept its run directory.
+// hub's /proc telemetry is in them, that the report is written with a FAIL
+// verdict, that the run exits ExitHubDied although the script has no
+// threshold that failed, that no token is in any output, and that the run
+// stopped what it started and kept its run directory. It is the fault
+// suite's row "hub SIGKILLed mid-run" (docs/reliability.md).
 func TestRunLocalHubDies(t *testing.T) {
 	hubtest.Require(t, e2eRelease)
 	runDir := filepath.Join(t.TempDir(), "run")
 	out := filepath.Join(t.TempDir(), "died.json")
+	report := filepath.Join(t.TempDir(), "died.html")
 	type result struct {
 		code           int
 		stdout, stderr string
@@ -370,7 +374,7 @@ func TestRunLocalHubDies(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		code, stdout, stderr := runCtx(context.Background(), "run", "--hub", "local:"+e2eRelease, "--run-dir", runDir,
-			"--telemetry-interval", "300ms", "--progress", "off", "--out", "json="+out, hubScript("hub_died.js"))
+			"--telemetry-interval", "300ms", "--progress", "off", "--out", "json="+out, "--report", report, hubScript("hub_died.js"))
 		done <- result{code, stdout, stderr}
 	}()
 	// Wait until the run is under way, then kill the hub process.
@@ -406,6 +410,26 @@ func TestRunLocalHubDies(t *testing.T) {
 	if res.Status != reports.StatusHubDied {
 		t.Errorf("status %q, want hub_died\n%s", res.Status, r.stderr)
 	}
+	if r.code != ExitHubDied || !strings.Contains(r.stderr, ErrHubDied.Error()) {
+		t.Errorf("exit %d, want %d (the hub died) whatever the thresholds say\n%s", r.code, ExitHubDied, r.stderr)
+	}
+	html, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("no report after the hub died: %v", err)
+	}
+	if !strings.Contains(string(html), "the hub died during the run") {
+		t.Error("the report does not say the hub died")
+	}
+	tok, err := hub.ReadToken(filepath.Join(runDir, hub.ServiceTokenFile))
+	if err != nil || tok == "" {
+		t.Fatalf("service token: %q %v", tok, err)
+	}
+	for name, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr, "results": mustRead(t, out), "report": string(html),
+		"hub log": mustRead(t, filepath.Join(runDir, hub.LogFile))} {
+		if strings.Contains(text, tok) {
+			t.Errorf("the service token is in the %s", name)
+		}
+	}
 	if !strings.Contains(r.stderr, "the hub stopped answering") {
 		t.Errorf("no word of the hub's death:\n%s", r.stderr)
 	}
@@ -433,4 +457,14 @@ func TestRunLocalHubDies(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(runDir, hub.LogFile)); err != nil {
 		t.Errorf("run directory not kept: %v", err)
 	}
+}
+
+// mustRead is the content of path.
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -56,6 +56,19 @@ const (
 // errHubUnreachable: the pre-run check got no answer from --hub.
 var errHubUnreachable = errors.New("nothing answered at the hub URL")
 
+// ErrHubDied: the hub stopped answering during the run and did not come
+// back (exit code ExitHubDied, whatever the script's thresholds say).
+var ErrHubDied = errors.New("the hub died during the run")
+
+// errHubDied is the error of a run whose hub died; the script's own error,
+// if any, is kept beside it.
+func errHubDied(runErr error) error {
+	if runErr == nil {
+		return ErrHubDied
+	}
+	return fmt.Errorf("%w; the script also stopped with: %w", ErrHubDied, runErr)
+}
+
 // hubSpec is --hub and the flags that go with it, checked.
 type hubSpec struct {
 	url       string // --hub URL

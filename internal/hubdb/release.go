@@ -72,7 +72,13 @@ func (r ReleaseRange) Contains(release string) bool {
 //	651f5419b74d  3.0.0b1 – 3.1.1
 //	0eee8c825d24  4.0.0b1 – 4.1.6
 //	4621fec11365  5.0.0b1 – 5.5.1   (every 5.x: quadratic 5.0–5.3, 5.4.0–5.4.2 buggy, fixed from 5.4.3)
-//	f460b0348206  6.0.0b1 – 6.0.0b2
+//	f460b0348206  6.0.0b1 – 6.1.1
+//
+// The mirror ends at 6.0.0b2; 6.1.1's head, read from the installed
+// jupyterhub==6.1.1 (its alembic/versions), is f460b0348206 again. Alembic
+// heads only move forward along one chain, so every release between them
+// (6.0.0, 6.0.x, 6.1.0) has that head too. TestInstalledHeads checks the
+// table against every release setup installs.
 //
 // Between 5.x and 6.0.0b1 the main branch had three more heads, never
 // released: be8ecf03ddac (service timeout, PR #5207 merged 2025-12-02),
@@ -98,7 +104,7 @@ var revisions = map[string]ReleaseRange{
 		Note: "a main-branch build between March and April 2026"},
 	"ff1860e38070": {MinRelease: "6.0.0.dev", MaxRelease: "6.0.0.dev",
 		Note: "a main-branch build between April and August 2026"},
-	"f460b0348206": {MinRelease: "6.0.0b1", MaxRelease: "6.0.0b2"},
+	"f460b0348206": {MinRelease: "6.0.0b1", MaxRelease: "6.1.1"},
 }
 
 // LookupRevision returns the release range of an alembic revision. It fails
@@ -107,7 +113,7 @@ func LookupRevision(rev string) (ReleaseRange, error) {
 	r, ok := revisions[rev]
 	if !ok {
 		return ReleaseRange{Revision: rev}, fmt.Errorf(
-			"%w: alembic revision %q is not one this hubcap knows (its table ends at JupyterHub 6.0.0b2); pass --release explicitly (the hub's version: jupyterhub --version in the hub pod, or GET /hub/api/)",
+			"%w: alembic revision %q is not one this hubcap knows (its table ends at JupyterHub 6.1.1); pass --release explicitly (the hub's version: jupyterhub --version in the hub pod, or GET /hub/api/)",
 			ErrUnknownRevision, rev)
 	}
 	r.Revision = rev

@@ -56,6 +56,8 @@ func TestLookupRevision(t *testing.T) {
 		{"5.3.0", "4621fec11365", true},  // quadratic, same head as the fixed 5.5.1
 		{"5.5.1", "4621fec11365", true},
 		{"6.0.0b2", "f460b0348206", false},
+		{"6.0.0", "f460b0348206", false},
+		{"6.1.1", "f460b0348206", false}, // current release (Oct 2026)
 	} {
 		r, err := LookupRevision(c.rev)
 		if err != nil {
