@@ -82,4 +82,6 @@ func nothingLeft(t *testing.T, dsn, prefix string) {
 }
 
 // sqliteDSN is the database of a local hub's run directory.
-func sqliteDSN(runDir string) string { return "sqlite:///" + filepath.Join(runDir, "jupyterhub.sqlite") }
+func sqliteDSN(runDir string) string {
+	return "sqlite:///" + filepath.Join(runDir, "jupyterhub.sqlite")
+}
