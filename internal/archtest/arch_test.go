@@ -72,16 +72,18 @@ func hasPrefixed(deps []string, prefix string) (string, bool) {
 // k6/x/jupyterhub binding do.
 func TestNoJavaScriptEngineOutsideTheRuntime(t *testing.T) {
 	deps := depsOf(t, module+"/xk6-jupyterhub/...", module+"/models/...", module+"/reports/...", module+"/results/...",
-		module+"/internal/telemetry/...", module+"/internal/fleet/...", module+"/internal/hub/...")
+		module+"/internal/telemetry/...", module+"/internal/fleet/...", module+"/internal/hub/...",
+		module+"/internal/loadhttp/...", module+"/internal/httpbin/...")
 	for _, must := range []string{"/xk6-jupyterhub/hubapi", "/xk6-jupyterhub/attendee", "/xk6-jupyterhub/kernel",
-		"/models", "/reports", "/results", "/internal/telemetry", "/internal/fleet", "/internal/hub"} {
+		"/models", "/reports", "/results", "/internal/telemetry", "/internal/fleet", "/internal/hub",
+		"/internal/loadhttp", "/internal/httpbin"} {
 		if _, ok := deps[module+must]; !ok {
 			t.Errorf("package %s was not checked (moved? update this test)", module+must)
 		}
 	}
 	for pkg, d := range deps {
 		if via, ok := hasPrefixed(d, sobek); ok {
-			t.Errorf("%s imports %s; keep the JavaScript engine in internal/script and internal/jsjupyterhub", pkg, via)
+			t.Errorf("%s imports %s; keep the JavaScript engine in internal/script and the bindings (internal/jsjupyterhub, internal/jshttp)", pkg, via)
 		}
 	}
 	// The check can fail: the runtime itself does import the engine.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"weak"
 
+	"github.com/hubcap-dev/hubcap/internal/loadhttp"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/attendee"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
@@ -313,9 +314,18 @@ type forwardSink struct{ to atomic.Pointer[samples.Sink] }
 
 func (f *forwardSink) set(s samples.Sink) { f.to.Store(&s) }
 
-// AddSample forwards s.
+// AddSample forwards s. Each HTTP request of the hub traffic also counts
+// in k6's builtin HTTP metrics (http_reqs, http_req_duration,
+// http_req_failed), so that thresholds on them work on hub scenarios.
 func (f *forwardSink) AddSample(s samples.Sample) {
-	if p := f.to.Load(); p != nil && *p != nil {
-		(*p).AddSample(s)
+	p := f.to.Load()
+	if p == nil || *p == nil {
+		return
+	}
+	(*p).AddSample(s)
+	if s.Metric == hubapi.MetricAPIDuration || s.Metric == attendee.MetricHTTPDuration {
+		for _, h := range loadhttp.FromHubRequest(s) {
+			(*p).AddSample(h)
+		}
 	}
 }

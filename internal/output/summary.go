@@ -62,6 +62,8 @@ func section(name string) string {
 	switch {
 	case name == metrics.Checks || name == metrics.GroupDuration:
 		return ""
+	case strings.HasPrefix(name, "http_req_") && name != "http_req_duration" && name != "http_req_failed":
+		return "" // the request phases (blocked, waiting, ...) are in k6's full summary only
 	case name == metrics.VUs || name == metrics.VUsMax || name == metrics.Iterations ||
 		name == metrics.IterationDuration || name == metrics.DroppedIterations:
 		return "execution"
@@ -69,11 +71,13 @@ func section(name string) string {
 		return "network"
 	case strings.HasPrefix(name, "jupyterhub_"):
 		return "jupyterhub"
+	case strings.HasPrefix(name, "http_req"):
+		return "http"
 	}
 	return "custom"
 }
 
-var sectionOrder = []string{"custom", "jupyterhub", "execution", "network"}
+var sectionOrder = []string{"custom", "http", "jupyterhub", "execution", "network"}
 
 // metricInfo holds the rendered values of a set of metrics and the column
 // widths to align them (k6's computeSummaryInfo).

@@ -42,7 +42,9 @@ type Overrides struct {
 
 // supported lists the option fields hubcap reads.
 var supported = []string{"scenarios", "thresholds", "vus", "duration", "iterations", "stages", "tags",
-	"summaryTrendStats", "summaryTimeUnit", "setupTimeout", "teardownTimeout", "executionSegment", "executionSegmentSequence"}
+	"summaryTrendStats", "summaryTimeUnit", "setupTimeout", "teardownTimeout", "executionSegment", "executionSegmentSequence",
+	// read by k6/http (internal/jshttp)
+	"userAgent", "maxRedirects", "insecureSkipTLSVerify", "noConnectionReuse", "discardResponseBodies", "hosts", "batch", "batchPerHost", "throw"}
 
 // ParseOptions reads the script's exported options (decoded from JSON),
 // reporting every problem at once. scenarioOrder is the key order of

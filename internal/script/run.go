@@ -20,6 +20,7 @@ import (
 	"github.com/grafana/sobek"
 
 	"github.com/hubcap-dev/hubcap/internal/executor"
+	"github.com/hubcap-dev/hubcap/internal/loadhttp"
 	"github.com/hubcap-dev/hubcap/internal/metrics"
 	"github.com/hubcap-dev/hubcap/internal/output"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
@@ -147,6 +148,13 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 
 	fan := &fanout{}
 	reg := metrics.NewRegistry()
+	// k6 declares its HTTP metrics whatever the script imports, so that
+	// thresholds on them are always valid.
+	for _, m := range loadhttp.Metrics() {
+		if err := reg.Register(m); err != nil {
+			return res, err
+		}
+	}
 	sh := &shared{prog: prog, reg: reg, sink: fan, env: buildEnv(o), log: log}
 	sh.abort = func(reason string) {
 		ae := &abortError{reason: reason}
@@ -185,6 +193,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		return res, err
 	}
 	sh.optsJS = optsJS
+	sh.rawOpts.Store(&raw)
 	topts, errs := ParseOptions(raw, order, o.Overrides)
 	res.Options = topts
 	errs = append(errs, validateExec(topts.Scenarios, vu0.exported)...)

@@ -30,7 +30,9 @@ type shared struct {
 	state  atomic.Pointer[executor.State]
 	start  atomic.Pointer[time.Time]
 	optsJS string // the script's options as JSON, for exec.test.options
-	tuple  atomic.Pointer[executor.Tuple]
+	// rawOpts are the consolidated options (overrides applied), decoded.
+	rawOpts atomic.Pointer[map[string]any]
+	tuple   atomic.Pointer[executor.Tuple]
 
 	setupMu   sync.RWMutex
 	setupJSON string // setup()'s result as JSON

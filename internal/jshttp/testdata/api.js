@@ -1,0 +1,30 @@
+import http from 'k6/http';
+import { check, group } from 'k6';
+const B = __ENV.BASE;
+const AUTH = B.replace('http://', 'http://u:p@');
+export const options = { vus: 2, iterations: 6, thresholds: { http_req_duration: ['p(95)<500'], http_req_failed: ['rate<0.5'], 'http_req_duration{name:named}': ['max<1000'] } };
+export default function () {
+  const r = http.get(`${B}/get?x=1`, { headers: { 'X-A': 'b' }, tags: { name: 'named' } });
+  check(r, { 'status 200': (r) => r.status === 200, 'header echoed': (r) => r.json().headers['X-A'] === 'b', 'args': (r) => r.json('args.x') === '1' });
+  const p = http.post(`${B}/post`, JSON.stringify({ a: 1 }), { headers: { 'Content-Type': 'application/json' } });
+  check(p, { 'json echoed': (r) => r.json().json.a === 1 });
+  const f = http.post(`${B}/post`, { field: 'v', file: http.file('hello', 'h.txt', 'text/plain') });
+  check(f, { 'multipart': (r) => r.json().files.file === 'hello' && r.json().form.field === 'v' });
+  const red = http.get(`${B}/redirect/3`);
+  check(red, { 'redirected': (r) => r.status === 200 && r.url.endsWith('/get') });
+  const c = http.get(`${B}/cookies/set?k=v`);
+  check(c, { 'cookie jar': (r) => r.json().cookies.k === 'v' });
+  const s = http.get(`${B}/status/404`);
+  check(s, { '404 code': (r) => r.status === 404 && r.error_code === 1404 });
+  const d = http.get(`${AUTH}/digest-auth/auth/u/p`, { auth: 'digest' });
+  check(d, { 'digest': (r) => r.status === 200 });
+  const b = http.get(`${AUTH}/basic-auth/u/p`);
+  check(b, { 'basic': (r) => r.status === 200 });
+  const bat = http.batch([['GET', `${B}/get`], { method: 'POST', url: `${B}/post`, body: 'x' }, `${B}/uuid`]);
+  check(bat, { 'batch': (r) => r.length === 3 && r.every(x => x.status === 200) });
+  const e = http.get('http://127.0.0.1:1/');
+  check(e, { 'refused': (r) => r.status === 0 && r.error_code === 1212 });
+  const t = http.get(`${B}/delay/2`, { timeout: '200ms' });
+  check(t, { 'timeout': (r) => r.error_code === 1050 });
+  check(r.timings, { 'timings add up': (t) => Math.abs(t.duration - (t.sending + t.waiting + t.receiving)) < 1e-6 && t.blocked >= 0 });
+}

@@ -1,0 +1,34 @@
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+export default function () {
+  const B = __ENV.BASE;
+  const jar = http.cookieJar();
+  jar.set(B, 'a', '1');
+  let r = http.get(`${B}/cookies`);
+  check(r, { 'jar cookie sent': (r) => r.json().cookies.a === '1' });
+  check(jar.cookiesForURL(B), { 'cookiesForURL': (c) => c.a[0] === '1' });
+  jar.delete(B, 'a');
+  r = http.get(`${B}/cookies`);
+  check(r, { 'deleted': (r) => r.json().cookies.a === undefined });
+  r = http.get(`${B}/cookies`, { cookies: { p: 'q' } });
+  check(r, { 'params cookie': (r) => r.json().cookies.p === 'q' });
+  const own = new http.CookieJar();
+  r = http.get(`${B}/cookies/set?own=1`, { jar: own });
+  check(r, { 'own jar': (r) => r.json().cookies.own === '1' });
+  r = http.get(`${B}/cookies`);
+  check(r, { 'VU jar untouched': (r) => r.json().cookies.own === undefined });
+  r = http.get(`${B}/response-headers?Set-Cookie=z%3D9`);
+  check(r, { 'response cookies': (r) => r.cookies.z[0].value === '9' });
+  jar.clear(B);
+  r = http.get(`${B}/cookies`);
+  check(r, { 'cleared': (r) => Object.keys(r.json().cookies).length === 0 });
+  r = http.get(`${B}/bytes/16`, { responseType: 'binary' });
+  check(r, { 'binary body': (r) => r.body.byteLength === 16 });
+  r = http.get(`${B}/get`, { responseType: 'none' });
+  check(r, { 'no body': (r) => r.body === null });
+  r = http.get(`${B}/redirect/3`, { redirects: 1 });
+  check(r, { 'redirects bounded': (r) => r.status === 302 });
+  r = http.get(`${B}/gzip`);
+  check(r, { 'gzip decoded': (r) => r.json().gzipped === true });
+}
