@@ -18,10 +18,11 @@ vet: ## gofmt check and go vet
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
 
-test: ## set up what is missing, then every test (unit, fuzz seeds, real-hub integration) with -race
-	HUBCAP_SETUP_BROWSER=1 bash scripts/setup.sh
+test: ## set up what is missing, then every test (unit, fuzz seeds, real-hub integration) with -race; lists skipped tests at the end (expect none)
+	HUBCAP_SETUP_BROWSER=1 HUBCAP_SETUP_POSTGRES=1 bash scripts/setup.sh
 	$(MAKE) vet
-	HUBCAP_REQUIRE_HUBS=1 HUBCAP_REQUIRE_BROWSER=1 $(GO) test -race -p 1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) build -o bin/testfilter ./internal/testenv/testfilter
+	set -o pipefail; HUBCAP_REQUIRE_HUBS=1 HUBCAP_REQUIRE_BROWSER=1 $(GO) test -json -race -p 1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | bin/testfilter
 
 test-unit: ## tests that need no installed hub (real-hub tests skip)
 	$(GO) test -race ./...

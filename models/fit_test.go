@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"gonum.org/v1/gonum/floats/scalar"
 )
 
@@ -206,9 +207,7 @@ func TestPredictionIntervalCoverage(t *testing.T) {
 	// Over many independent calibrations, a fresh observation falls inside
 	// the 95% interval about 95% of the time, with and without weighting,
 	// inside the calibrated range and when extrapolating to 1 × 1000.
-	if testing.Short() {
-		t.Skip("coverage needs many fits")
-	}
+	testenv.Short(t, "coverage needs many fits")
 	shapes := planShapes(t, 12, SweepOptions{})
 	probes := []Shape{Even(5, 100), OneUser(300), Even(1000, 2), Even(1, 1000)}
 	noises := map[Weighting]func(rnd *rand.Rand, mu float64) float64{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"html"
 	"os"
 	"os/exec"
@@ -21,18 +22,11 @@ const chromiumPath = "/usr/bin/chromium"
 // Chromium or the ECharts library is not installed.
 func requireBrowser(t *testing.T) {
 	t.Helper()
-	must := os.Getenv("HUBCAP_REQUIRE_BROWSER") == "1"
 	if _, err := os.Stat(chromiumPath); err != nil {
-		if must {
-			t.Fatalf("%s missing: run `HUBCAP_SETUP_BROWSER=1 make setup` (Debian: apt-get install chromium)", chromiumPath)
-		}
-		t.Skipf("%s missing; set HUBCAP_REQUIRE_BROWSER=1 to make this a failure", chromiumPath)
+		testenv.MissingBrowser(t, chromiumPath, "HUBCAP_SETUP_BROWSER=1 make setup (Debian: apt-get install chromium)")
 	}
 	if _, err := LocateECharts(); err != nil {
-		if must {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.MissingBrowser(t, err.Error(), testenv.SetupHint)
 	}
 }
 

@@ -20,16 +20,24 @@ const fixturePath = "testdata/run.ndjson"
 // fixtureStart is the synthetic run's start.
 var fixtureStart = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 
-// TestWriteFixture regenerates the NDJSON fixture with -fixture. The run is
+// TestWriteFixture checks that the NDJSON fixture is what its generator
+// writes, and regenerates it with -fixture. The run is
 // synthetic but shaped like a workshop: 30 attendees arrive over 5 minutes,
 // log in, spawn (some throttled with 429, two failing with 500), open the
 // lab, start a kernel, execute cells, and stop their servers at the end; the
 // hub's telemetry is sampled every 15 s. Fixed seed: the file is reproducible.
 func TestWriteFixture(t *testing.T) {
-	if !*regenFixture {
-		t.Skip("run with -fixture to regenerate " + fixturePath)
-	}
 	b := syntheticRun(rand.New(rand.NewPCG(2025, 3)), 30, 12*time.Minute)
+	if !*regenFixture {
+		have, err := os.ReadFile(fixturePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(have, b) {
+			t.Fatalf("%s is not what syntheticRun writes: regenerate it with go test -run TestWriteFixture -fixture", fixturePath)
+		}
+		return
+	}
 	if err := os.MkdirAll(filepath.Dir(fixturePath), 0o755); err != nil {
 		t.Fatal(err)
 	}

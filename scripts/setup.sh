@@ -68,4 +68,15 @@ if [ "${HUBCAP_SETUP_BROWSER:-0}" = 1 ] && [ ! -x /usr/bin/chromium ]; then
     echo "hubcap setup: chromium is missing and cannot be installed here (needs root and apt-get); the browser test will fail" >&2
   fi
 fi
+# PostgreSQL server binaries for the tests' throwaway clusters (tests only;
+# Debian package; the tests run initdb/pg_ctl as the postgres user it creates).
+if [ "${HUBCAP_SETUP_POSTGRES:-0}" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "hubcap setup: installing Debian's postgresql for the tests on PostgreSQL"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "hubcap setup: PostgreSQL is missing and cannot be installed here (needs root and apt-get); the PostgreSQL tests will fail" >&2
+  fi
+fi
 echo "hubcap setup: done ($dest)"

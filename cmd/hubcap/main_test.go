@@ -12,6 +12,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/script"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 )
 
 // asMainEnv makes the test binary behave as hubcap itself, so commands that
@@ -68,7 +69,7 @@ func TestDispatch(t *testing.T) {
 
 func TestUnknownReleaseExitCode(t *testing.T) {
 	if _, err := hub.FindRoot(); err != nil {
-		t.Skip(err)
+		testenv.Missing(t, fmt.Sprintf("the install root (%v)", err), hub.SetupCommand)
 	}
 	code, _, errs := runArgs(t, "hub", "up", "--release", "0.0.1", "--run-dir", t.TempDir())
 	if code != ExitSetup || !strings.Contains(errs, "make setup") || !strings.Contains(errs, "installed in") {

@@ -2,6 +2,7 @@ package acceptance
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/seed"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 )
 
 // incidentServers is how many running named servers one user holds: a few
@@ -52,7 +54,7 @@ func restart(t *testing.T, l *localhub.Local) hub.StartReport {
 // with a far smaller peak, and survives the limit that killed 5.3.0.
 func TestIncident(t *testing.T) {
 	if _, err := proc.DetectMemoryController(); err != nil {
-		t.Skipf("no usable memory cgroup here: %v", err)
+		testenv.Missing(t, fmt.Sprintf("a usable memory cgroup (%v)", err), testenv.CgroupHint)
 	}
 	old := seedIncident(t, "5.3.0")
 	free := restart(t, old)

@@ -20,6 +20,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/capreport"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/models"
 	"github.com/hubcap-dev/hubcap/reports"
 )
@@ -390,12 +391,8 @@ var probeOut = regexp.MustCompile(`(?s)<pre id="capreport-probe"[^>]*>(.*?)</pre
 // directory.
 func checkInBrowser(t *testing.T, rep *capreport.Report, name string) {
 	t.Helper()
-	must := os.Getenv("HUBCAP_REQUIRE_BROWSER") == "1"
 	if _, err := os.Stat(chromium); err != nil {
-		if must {
-			t.Fatalf("%s missing: run `HUBCAP_SETUP_BROWSER=1 make setup`", chromium)
-		}
-		t.Skipf("%s missing; set HUBCAP_REQUIRE_BROWSER=1 to make this a failure", chromium)
+		testenv.MissingBrowser(t, chromium, "HUBCAP_SETUP_BROWSER=1 make setup (Debian: apt-get install chromium)")
 	}
 	dir := artifactDir(t)
 	var buf bytes.Buffer

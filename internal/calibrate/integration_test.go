@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/models"
 )
 
@@ -106,9 +108,7 @@ func (w *lineCounter) Write(p []byte) (int, error) {
 // measured, fitted and marked partial, with ErrInterrupted, and stops the
 // hub.
 func TestRunInterrupted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a hub for ~30 s")
-	}
+	testenv.Short(t, "runs a hub for ~30 s")
 	const release = "5.5.1"
 	hubtest.Require(t, release)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -134,13 +134,11 @@ func TestRunInterrupted(t *testing.T) {
 // finds adjacent sizes that survive and are OOM-killed, consistent with
 // its steps, and the prediction of the shipped calibration is near it.
 func TestValidateSmallLimit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("restarts a hub under a cgroup limit ~8 times")
-	}
+	testenv.Short(t, "restarts a hub under a cgroup limit ~8 times")
 	const release = "5.3.0"
 	hubtest.Require(t, release)
 	if _, err := proc.DetectMemoryController(); err != nil {
-		t.Skipf("no usable memory cgroup: %v", err)
+		testenv.Missing(t, fmt.Sprintf("a usable memory cgroup (%v)", err), testenv.CgroupHint)
 	}
 	cal := shipped(t, release)
 	var progress bytes.Buffer

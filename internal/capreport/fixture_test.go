@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"testing"
@@ -27,7 +28,8 @@ const (
 // fixtureStart is the synthetic run's start.
 var fixtureStart = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 
-// TestWriteFixtures regenerates the fixtures with -fixture:
+// TestWriteFixtures checks that the fixtures are what their generators
+// write, and regenerates them with -fixture:
 //
 //   - run.ndjson: a synthetic workshop.js run written by the runtime's own
 //     NDJSON writer (package output): 40 attendees arrive over 4 minutes,
@@ -41,13 +43,33 @@ var fixtureStart = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 //
 // Fixed seeds: both files are reproducible.
 func TestWriteFixtures(t *testing.T) {
+	run := syntheticRun(t, rand.New(rand.NewPCG(7, 14)), 40, 9*time.Minute)
+	cal := syntheticCalibration(t, rand.New(rand.NewPCG(5, 3)))
 	if !*regenFixtures {
-		t.Skip("run with -fixture to regenerate " + runFixture + " and " + calFixture)
+		calPath := filepath.Join(t.TempDir(), "cal.json")
+		if err := cal.SaveFile(calPath); err != nil {
+			t.Fatal(err)
+		}
+		for file, want := range map[string]string{runFixture: "", calFixture: calPath} {
+			have, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := run
+			if want != "" {
+				if b, err = os.ReadFile(want); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(have, b) {
+				t.Errorf("%s is not what its generator writes: regenerate with go test -run TestWriteFixtures -fixture", file)
+			}
+		}
+		return
 	}
-	if err := os.WriteFile(runFixture, syntheticRun(t, rand.New(rand.NewPCG(7, 14)), 40, 9*time.Minute), 0o644); err != nil {
+	if err := os.WriteFile(runFixture, run, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cal := syntheticCalibration(t, rand.New(rand.NewPCG(5, 3)))
 	if err := cal.SaveFile(calFixture); err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func TestRealHub53(t *testing.T) {
 	t.Run("predicted peak within 15% of the measured", func(t *testing.T) {
 		shipped := shippedCalibration("5.3.0")
 		if shipped == "" {
-			t.Skip("no shipped calibration models/calibrations/jupyterhub-5.3.0.json yet: the 15% acceptance needs the real one (test calibrations are synthetic)")
+			t.Fatal("no shipped calibration models/calibrations/jupyterhub-5.3.0.json: the 15% acceptance needs the real one (test calibrations are synthetic)")
 		}
 		o := Options{DB: dbPath, Release: "5.3.0", Calibration: shipped, Headroom: 0.2}
 		r, err := Run(ctx, o)

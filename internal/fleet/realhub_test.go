@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/kernel"
 )
 
@@ -65,11 +66,7 @@ func requireHub(t testing.TB, release string) (jupyterhub, chp string) {
 	t.Helper()
 	skip := func(why string) {
 		t.Helper()
-		msg := fmt.Sprintf("jupyterhub %s not installed (%s); install with make setup", release, why)
-		if os.Getenv("HUBCAP_REQUIRE_HUBS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, fmt.Sprintf("jupyterhub %s (%s)", release, why), testenv.SetupHint)
 	}
 	root, err := findHubcapRoot()
 	if err != nil {

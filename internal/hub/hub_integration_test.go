@@ -17,6 +17,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 )
 
 // api calls the hub REST API with the service token.
@@ -234,7 +235,7 @@ func TestStartRestartStop(t *testing.T) {
 func TestMemoryLimitOOMKills(t *testing.T) {
 	root, _ := hubtest.Require(t, "5.5.1")
 	if _, err := proc.DetectMemoryController(); err != nil {
-		t.Skipf("no memory cgroup: %v", err)
+		testenv.Missing(t, fmt.Sprintf("a usable memory cgroup (%v)", err), testenv.CgroupHint)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

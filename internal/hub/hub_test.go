@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -69,11 +71,11 @@ func TestConfigHasNoSecretsAndAllScopes(t *testing.T) {
 func TestServiceScopesExistUpstream(t *testing.T) {
 	root, err := FindRoot()
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, fmt.Sprintf("the install root (%v)", err), SetupCommand)
 	}
 	ins := Installs(root)
 	if len(ins) == 0 {
-		t.Skip("no release installed")
+		testenv.Missing(t, "an installed JupyterHub release under "+root, SetupCommand)
 	}
 	for _, in := range ins {
 		m, _ := filepath.Glob(filepath.Join(in.Dir, "lib", "python*", "site-packages", "jupyterhub", "scopes.py"))
@@ -223,7 +225,7 @@ func TestNodeMissing(t *testing.T) {
 
 func TestBusyPort(t *testing.T) {
 	if _, err := ProxyCommand(fakeRoot(t)); err != nil {
-		t.Skip(err) // needs node on PATH to get as far as the ports
+		testenv.Missing(t, fmt.Sprintf("node on PATH, to get as far as the ports (%v)", err), "apt-get install nodejs")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 )
 
 // Releases installed by `make setup` (scripts/setup.sh).
@@ -239,7 +240,7 @@ CREATE TABLE spawners (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users 
 // hub's when installed, else minimalSchema stamped with revision rev.
 func schemaDB(tb testing.TB, rev string) (path string, real bool) {
 	tb.Helper()
-	if _, err := hub.FindRoot(); err == nil || os.Getenv("HUBCAP_REQUIRE_HUBS") == "1" {
+	if _, err := hub.FindRoot(); err == nil || testenv.Required() {
 		f := hubFixture(tb, "5.5.1")
 		path = copyDB(tb, f.Path)
 		db := writeDB(tb, path)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -63,7 +64,7 @@ func startPostgres(t *testing.T) pgServer {
 	}
 	initdb, pgctl := bin("initdb"), bin("pg_ctl")
 	if initdb == "" || pgctl == "" {
-		t.Skip("PostgreSQL server not installed (no initdb/pg_ctl); apt-get install postgresql to run this test")
+		testenv.Missing(t, "the PostgreSQL server (no initdb/pg_ctl)", "HUBCAP_SETUP_POSTGRES=1 make setup (Debian: apt-get install postgresql)")
 	}
 	var asUser string
 	var uid, gid int
@@ -71,7 +72,7 @@ func startPostgres(t *testing.T) pgServer {
 		u, err := user.Lookup("postgres")
 		runuser, _ := exec.LookPath("runuser")
 		if err != nil || runuser == "" {
-			t.Skip("running as root without a postgres user or runuser: initdb refuses root")
+			testenv.Missing(t, "a postgres user and runuser (initdb refuses root)", "apt-get install postgresql util-linux")
 		}
 		asUser = u.Username
 		uid, _ = strconv.Atoi(u.Uid)

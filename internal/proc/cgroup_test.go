@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,7 +86,7 @@ func testController(t *testing.T) MemoryController {
 		if !errors.Is(err, ErrNoCgroup) {
 			t.Fatalf("detection error does not wrap ErrNoCgroup: %v", err)
 		}
-		t.Skipf("no memory cgroup here: %v", err)
+		testenv.Missing(t, fmt.Sprintf("a usable memory cgroup (%v)", err), testenv.CgroupHint)
 	}
 	return mc
 }
@@ -107,7 +108,7 @@ func TestCgroupOOMKill(t *testing.T) {
 	mc := testController(t)
 	python, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not found")
+		testenv.Missing(t, "python3", "apt-get install python3")
 	}
 	const limit = 64 << 20
 	cg, err := mc.Create(fmt.Sprintf("hubcap-test-%d", os.Getpid()), limit)

@@ -16,6 +16,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/seed"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -42,9 +43,7 @@ func TestApplyDBOptions(t *testing.T) {
 // API, and with a start-up peak within 15% of it. 5.3.0, whose peak grows
 // with every joined row, is the sensitive release.
 func TestApplyDBMatchesREST(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts two hubs and seeds ~270 servers through the API")
-	}
+	testenv.Short(t, "starts two hubs and seeds ~270 servers through the API")
 	const release = "5.3.0"
 	plan := seed.Plan{
 		{Name: "db-heavy", Running: 250, Stopped: 10},

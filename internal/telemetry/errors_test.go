@@ -78,9 +78,15 @@ func TestScrapeErrorPath(t *testing.T) {
 	}
 
 	// 3. the hub is back on the same address, but the token lacks read:metrics
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen again on %s to bring the hub back: %v", addr, err)
+	// (The port was the hub's a moment ago; retry while the kernel lets go of it.)
+	var ln net.Listener
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cannot listen again on %s to bring the hub back: %v", addr, err)
+		}
 	}
 	srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: fh}}
 	srv.Start()

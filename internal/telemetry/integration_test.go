@@ -9,6 +9,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/localhub"
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
 	"github.com/hubcap-dev/hubcap/internal/seed"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
 
@@ -37,9 +38,7 @@ func last(vs []float64) float64 {
 // are what was seeded, and when the hub is stopped mid-collection hub_up
 // drops to 0 while the collector goes on without error.
 func TestIntegrationRealHub(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real hub")
-	}
+	testenv.Short(t, "starts a real hub")
 	l := localhubtest.Start(t, "5.5.1", localhub.Options{})
 	admin := localhubtest.Admin(t, l, "tel-")
 	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)

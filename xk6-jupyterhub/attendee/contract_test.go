@@ -18,6 +18,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/localhub"
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/kernel"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
@@ -56,7 +57,12 @@ func TestIntegrationContract(t *testing.T) {
 	})
 	fleet, real := got["fleet"], got["real"]
 	if fleet == nil || real == nil {
-		t.Skip("one side did not complete; shapes not compared")
+		// A side that failed has failed the test already; a side that
+		// skipped (no hub installed) leaves nothing to compare.
+		if !t.Failed() {
+			testenv.Missing(t, "one side of the contract (see the subtest that skipped)", testenv.SetupHint)
+		}
+		return
 	}
 	var answers []string
 	for a := range real {

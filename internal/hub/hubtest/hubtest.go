@@ -6,17 +6,17 @@ package hubtest
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/hub"
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 )
 
 // RequireEnv names the variable that turns "skip" into "fail" when hubs
 // are not installed (set it in CI after make setup).
-const RequireEnv = "HUBCAP_REQUIRE_HUBS"
+const RequireEnv = testenv.RequireEnv
 
 // Require returns the install root and the install of release, or skips
 // the test (fails it when $HUBCAP_REQUIRE_HUBS=1) with the setup command.
@@ -24,11 +24,7 @@ func Require(t testing.TB, release string) (root string, in hub.Install) {
 	t.Helper()
 	fail := func(err error) {
 		t.Helper()
-		msg := fmt.Sprintf("jupyterhub %s not available: %v (install with %s)", release, err, hub.SetupCommand)
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, fmt.Sprintf("jupyterhub %s (%v)", release, err), hub.SetupCommand)
 	}
 	root, err := hub.FindRoot()
 	if err != nil {
