@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hubcap-dev/hubcap/internal/capreport"
@@ -20,12 +21,12 @@ import (
 func init() {
 	register(&command{
 		Name:    "report",
-		Summary: "write the HTML capacity report of a run: report RESULTS.ndjson -o report.html",
+		Summary: "write the HTML capacity report of a run: report RESULTS.ndjson… -o report.html",
 		Run:     runReport,
 	})
 }
 
-const reportSynopsis = `report RESULTS.ndjson [--calibration FILE] [--check FILE.json] [--limit 3Gi] [--planned 700] -o report.html
+const reportSynopsis = `report RESULTS.ndjson|DIR|GLOB… [--calibration FILE] [--check FILE.json] [--limit 3Gi] [--planned 700] -o report.html
 
 Writes one self-contained HTML file (it works offline) from a run's results
 (hubcap run --out json=RESULTS.ndjson): the verdict (thresholds, hub memory
@@ -37,7 +38,14 @@ Defaults come from what the scenario recorded in the results: the planned
 size (ATTENDEES), the hub's release, and the calibration shipped for that
 release (models/calibrations/jupyterhub-<release>.json; --calibration none
 draws no model). Thresholds come from --summary (a --summary-export file),
-else from the thresholds the results declare.`
+else from the thresholds the results declare.
+
+Several files (or a directory of .ndjson/.ndjson.gz files, or a quoted glob)
+are the instances of one run split by --execution-segment: they are merged
+into one report (counters summed, latencies from every sample, thresholds
+evaluated over the whole run, hub telemetry from the one instance that read
+it) that lists the instances. Files of different runs (another --run-id) are
+refused.`
 
 type reportFlags struct {
 	out, calibration, checkFile, summary string
@@ -72,11 +80,15 @@ func runReport(_ context.Context, stdio IO, args []string) error {
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if len(positional) != 1 {
-		return withExitCode(ExitUsage, fmt.Errorf("want exactly one results file, got %d arguments; usage: hubcap %s",
-			len(positional), strings.SplitN(reportSynopsis, "\n", 2)[0]))
+	if len(positional) == 0 {
+		return withExitCode(ExitUsage, fmt.Errorf("name the results file(s); usage: hubcap %s",
+			strings.SplitN(reportSynopsis, "\n", 2)[0]))
 	}
-	in, err := f.inputs(positional[0])
+	paths, err := resultsFiles(positional)
+	if err != nil {
+		return withExitCode(ExitUsage, err)
+	}
+	in, err := f.inputs(paths)
 	if err != nil {
 		return err
 	}
@@ -87,6 +99,13 @@ func runReport(_ context.Context, stdio IO, args []string) error {
 	if err := r.WriteFile(f.out); err != nil {
 		return err
 	}
+	if len(in.Instances) > 1 {
+		ids := make([]string, len(in.Instances))
+		for i, inst := range in.Instances {
+			ids[i] = inst.ID
+		}
+		fmt.Fprintf(stdio.Stdout, "merged: %d instances of run %s (%s)\n", len(ids), in.Instances[0].RunID, strings.Join(ids, ", "))
+	}
 	printVerdict(stdio.Stdout, r, f.out)
 	return nil
 }
@@ -94,8 +113,8 @@ func runReport(_ context.Context, stdio IO, args []string) error {
 // inputs turns the flags into capreport's inputs, reading the results (for
 // the release that picks the default calibration), the calibration and the
 // check.
-func (f *reportFlags) inputs(results string) (capreport.Inputs, error) {
-	in := capreport.Inputs{ResultsPath: results, SummaryPath: f.summary, Planned: f.planned,
+func (f *reportFlags) inputs(paths []string) (capreport.Inputs, error) {
+	in := capreport.Inputs{SummaryPath: f.summary, Planned: f.planned,
 		Headroom: f.headroom, Family: f.family, Release: f.release, Title: f.title}
 	var errs []error
 	if f.limit != "" {
@@ -111,11 +130,14 @@ func (f *reportFlags) inputs(results string) (capreport.Inputs, error) {
 	if len(errs) > 0 {
 		return in, withExitCode(ExitUsage, errors.Join(errs...))
 	}
-	res, err := capreport.ReadResults(results)
-	if err != nil {
-		return in, err
+	if len(paths) == 1 {
+		in.ResultsPath = paths[0]
 	}
-	in.Results = res
+	res, instances, notes, err := capreport.ReadMerged(paths)
+	if err != nil {
+		return in, withExitCode(reportExitCode(err), err)
+	}
+	in.Results, in.Instances, in.MergeNotes = res, instances, notes
 	if f.checkFile != "" {
 		b, err := os.ReadFile(f.checkFile)
 		if err != nil {
@@ -155,6 +177,61 @@ func (f *reportFlags) inputs(results string) (capreport.Inputs, error) {
 		in.Calibration, in.CalibrationPath = &cal, f.calibration
 	}
 	return in, nil
+}
+
+// resultsFiles expands the report's arguments: files as given, the
+// .ndjson, .ndjson.gz, .json and .json.gz files of a directory, and globs
+// (for patterns the shell did not expand, as in a container). A pattern
+// that matches nothing is an error.
+func resultsFiles(args []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if c := filepath.Clean(p); !seen[c] {
+			seen[c] = true
+			out = append(out, p)
+		}
+	}
+	for _, a := range args {
+		if fi, err := os.Stat(a); err == nil {
+			if !fi.IsDir() {
+				add(a)
+				continue
+			}
+			entries, err := os.ReadDir(a)
+			if err != nil {
+				return nil, err
+			}
+			n := 0
+			for _, e := range entries {
+				name := e.Name()
+				if e.Type().IsRegular() && (strings.HasSuffix(name, ".ndjson") || strings.HasSuffix(name, ".ndjson.gz") ||
+					strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz")) {
+					add(filepath.Join(a, name))
+					n++
+				}
+			}
+			if n == 0 {
+				return nil, fmt.Errorf("directory %s holds no .ndjson or .ndjson.gz file", a)
+			}
+			continue
+		}
+		if !strings.ContainsAny(a, "*?[") {
+			add(a) // missing: reading it says so
+			continue
+		}
+		matches, err := filepath.Glob(a)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", a, err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("%q matches no file", a)
+		}
+		for _, m := range matches {
+			add(m)
+		}
+	}
+	return out, nil
 }
 
 func reportExitCode(err error) int {

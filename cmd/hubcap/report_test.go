@@ -1,10 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hubcap-dev/hubcap/results"
 )
 
 // The capreport fixtures: a 40-attendee workshop run on 5.3.0 and a 5.3.0
@@ -27,6 +31,20 @@ func emptyHome(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "echarts.min.js"), []byte("/* placeholder */"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// copyOf copies a file into a new directory, under its own name.
+func copyOf(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
 
 func TestReportCommand(t *testing.T) {
@@ -61,7 +79,9 @@ func TestReportCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"report"}, ExitUsage, "want exactly one results file"},
+		{[]string{"report"}, ExitUsage, "name the results file"},
+		{[]string{"report", reportRun, copyOf(t, reportRun), "-o", out}, ExitUsage, "instance run.ndjson is in both"},
+		{[]string{"report", filepath.Join(t.TempDir(), "*.ndjson")}, ExitUsage, "matches no file"},
 		{[]string{"report", reportRun, "--limit", "3 parsecs"}, ExitUsage, "--limit"},
 		{[]string{"report", reportRun, "--family", "galaxies", "-o", out}, ExitUsage, "family"},
 		{[]string{"report", reportRun, "--check", reportCal, "-o", out}, ExitUsage, "not a hubcap check"},
@@ -102,5 +122,45 @@ export default function () { arrivals.add(1); }
 	}
 	if !strings.Contains(string(page), "status: completed") || !strings.Contains(string(page), "as the run evaluated them") {
 		t.Error("the report does not show the completed run and its own thresholds")
+	}
+}
+
+// A directory of instance files is one merged report; the instances are
+// named.
+func TestReportMergesADirectory(t *testing.T) {
+	emptyHome(t)
+	dir := t.TempDir()
+	t0 := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	for i, seg := range []string{"0:1/2", "1/2:1"} {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("i%d.ndjson", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := results.NewEncoder(f)
+		_ = e.Metric(results.Metric{Name: results.MetricIterations, Type: results.KindCounter, Thresholds: []string{"count>=4", "count>4"}})
+		_ = e.Point(results.MetricRunInfo, t0, 1, map[string]string{results.TagRunID: "wk", results.TagInstance: fmt.Sprintf("s%d", i), results.TagSegment: seg})
+		for j := range 2 {
+			_ = e.Point(results.MetricIterations, t0.Add(time.Duration(j+1)*time.Second), 1, nil)
+		}
+		_ = e.Point(results.MetricRunStatus, t0.Add(time.Minute), 1, map[string]string{results.TagStatus: results.StatusCompleted})
+		f.Close()
+	}
+	out := filepath.Join(t.TempDir(), "r.html")
+	code, stdout, stderr := runArgs(t, "report", dir, "-o", out)
+	if code != ExitOK || !strings.Contains(stdout, "merged: 2 instances of run wk (s0, s1)") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	page, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 + 2 iterations hold count>=4, which neither instance holds alone.
+	if !strings.Contains(string(page), "count&gt;=4") || !strings.Contains(string(page), "instance s1") {
+		t.Errorf("the report lacks the threshold or the instances")
+	}
+	// count>4 fails over the whole run (4 iterations); count>=4 holds.
+	if !strings.Contains(stdout, "verdict: FAIL") || !strings.Contains(stdout, "threshold iterations count>4 failed") ||
+		strings.Contains(stdout, "count>=4 failed") {
+		t.Errorf("output:\n%s", stdout)
 	}
 }

@@ -77,6 +77,12 @@ type Inputs struct {
 	// also where thresholds declared by the run are read from when neither
 	// Thresholds nor SummaryPath is given.
 	ResultsPath string
+	// Instances are the instances of a run split by execution segments whose
+	// files were merged into Results (see ReadMerged); they are listed in
+	// the report, and the thresholds the results declare are evaluated on
+	// the merged results. MergeNotes are ReadMerged's notes.
+	Instances  []results.Instance
+	MergeNotes []string
 	// Thresholds are the run's threshold outcomes when the caller has them
 	// (hubcap run: see ThresholdsFromSnapshot). Nil means "read them".
 	Thresholds []reports.Threshold
@@ -173,7 +179,7 @@ func Build(in Inputs) (*Report, error) {
 		}
 	}
 	var declared map[string]reports.Metric
-	if in.Thresholds == nil && in.SummaryPath == "" && in.ResultsPath != "" {
+	if in.Thresholds == nil && in.SummaryPath == "" && (in.ResultsPath != "" || len(in.Instances) > 0) {
 		declared = res.Metrics
 	}
 	var summary []byte
@@ -203,6 +209,10 @@ func assemble(in Inputs, res *reports.Results, declared map[string]reports.Metri
 	}
 	if in.ResultsPath != "" {
 		env["results file"] = filepath.Base(in.ResultsPath)
+	}
+	instancesEnv(env, in.Instances)
+	for _, n := range in.MergeNotes {
+		note("%s", n)
 	}
 
 	// The run's status.
