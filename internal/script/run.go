@@ -101,9 +101,102 @@ const thresholdTick = 2 * time.Second
 // scenario's gracefulStop, teardown runs and the summary is written. The
 // returned error, if any, maps to an exit code with ExitCode; Result is
 // non-nil whenever the test got to run.
+//
+// The steps, in order: prepare (compile, contexts), initFirstVU (the
+// options and declared metrics), configure (options, thresholds, segment),
+// openOutputs, newScheduler, initVUs, startBackground (collectors,
+// thresholds, progress), setup, scenarios, teardown, and finish (summary,
+// outputs, exit code).
 func Run(ctx context.Context, o Options) (res *Result, err error) {
 	res = &Result{}
 	defer func() { res.ExitCode = ExitCode(err) }()
+	r := &runner{ctx: ctx, o: o, res: res}
+	if err := r.prepare(); err != nil {
+		return res, err
+	}
+	defer r.killCancel(nil)
+	defer r.hardCancel(nil)
+	defer r.initCancel()
+	defer context.AfterFunc(ctx, r.initCancel)()
+	if err := r.initFirstVU(); err != nil {
+		return res, err
+	}
+	if err := r.configure(); err != nil {
+		return res, err
+	}
+	if err := r.openOutputs(); err != nil {
+		return res, err
+	}
+	if r.jsonOut != nil {
+		defer r.jsonOut.Close()
+	}
+	if err := r.newScheduler(); err != nil {
+		return res, err
+	}
+	if err := r.sched.Init(r.initCtx); err != nil {
+		return res, initError(err, ctx)
+	}
+	start := time.Now()
+	r.start = start
+	r.sh.start.Store(&start)
+	stopBackground := r.startBackground()
+	defer stopBackground()
+
+	setupOK := r.setup()
+	if setupOK && ctx.Err() == nil {
+		if err := r.sched.Run(r.hardCtx, ctx); err != nil {
+			r.log.print("error", err.Error())
+		}
+	}
+	if setupOK {
+		r.teardown()
+	}
+	res.Duration = time.Since(start)
+	stopBackground()
+	return res, r.finish()
+}
+
+// runner holds the state of one Run between its steps.
+type runner struct {
+	ctx context.Context
+	o   Options
+	res *Result
+
+	t    *term
+	log  *logger
+	prog *Program
+
+	// Contexts: kill stops everything; hard also ends on test.abort() and
+	// on a failing abortOnFail threshold; ctx (the caller's) stops
+	// gracefully; init bounds the VUs' init contexts.
+	killCtx    context.Context
+	killCancel context.CancelCauseFunc
+	hardCtx    context.Context
+	hardCancel context.CancelCauseFunc
+	initCtx    context.Context
+	initCancel context.CancelFunc
+
+	abortReason    atomic.Pointer[abortError]
+	thresholdAbort atomic.Bool
+
+	fan     *fanout
+	reg     *metrics.Registry
+	sh      *shared
+	vu0     *vu
+	topts   *TestOptions
+	tuple   *executor.Tuple
+	engine  *metrics.Engine
+	jsonOut *output.JSON
+	outputs []string
+	sched   *executor.Scheduler
+	start   time.Time
+
+	phaseErr error
+}
+
+// prepare fills in defaults, compiles the script and makes the contexts.
+func (r *runner) prepare() error {
+	o := &r.o
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
@@ -120,172 +213,180 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 			o.Progress = ProgressTerminal
 		}
 	}
-	t := &term{w: o.Stderr, tty: tty}
-	log := &logger{t: t, start: time.Now(), debug: o.Debug}
+	r.t = &term{w: o.Stderr, tty: tty}
+	r.log = &logger{t: r.t, start: time.Now(), debug: o.Debug}
 
 	prog, err := Compile(o.Script)
 	if err != nil {
-		return res, err
+		return err
 	}
-
-	// Contexts: kill stops everything; hard also ends on test.abort() and
-	// on a failing abortOnFail threshold; ctx (the caller's) stops gracefully.
-	killCtx, killCancel := context.WithCancelCause(context.Background())
-	defer killCancel(nil)
+	r.prog = prog
+	r.killCtx, r.killCancel = context.WithCancelCause(context.Background())
 	if o.Kill != nil {
 		go func() {
 			select {
 			case <-o.Kill:
-				killCancel(ErrInterrupted)
-			case <-killCtx.Done():
+				r.killCancel(ErrInterrupted)
+			case <-r.killCtx.Done():
 			}
 		}()
 	}
-	hardCtx, hardCancel := context.WithCancelCause(killCtx)
-	defer hardCancel(nil)
-	var abortReason atomic.Pointer[abortError]
-	var thresholdAbort atomic.Bool
+	r.hardCtx, r.hardCancel = context.WithCancelCause(r.killCtx)
+	r.initCtx, r.initCancel = context.WithCancel(r.hardCtx)
+	return nil
+}
 
-	fan := &fanout{}
-	reg := metrics.NewRegistry()
+// initFirstVU runs the script's init context once to read its options and
+// declares the metrics of the modules it imports and of the collectors.
+// The first instance later runs setup, teardown and handleSummary (as
+// k6's __VU 0).
+func (r *runner) initFirstVU() error {
+	r.fan = &fanout{}
+	r.reg = metrics.NewRegistry()
 	// k6 declares its HTTP metrics whatever the script imports, so that
 	// thresholds on them are always valid.
 	for _, m := range loadhttp.Metrics() {
-		if err := reg.Register(m); err != nil {
-			return res, err
+		if err := r.reg.Register(m); err != nil {
+			return err
 		}
 	}
-	sh := &shared{prog: prog, reg: reg, sink: fan, env: buildEnv(o), log: log}
-	sh.abort = func(reason string) {
+	r.sh = &shared{prog: r.prog, reg: r.reg, sink: r.fan, env: buildEnv(r.o), log: r.log}
+	r.sh.abort = func(reason string) {
 		ae := &abortError{reason: reason}
-		abortReason.CompareAndSwap(nil, ae)
-		log.print("error", ae.Error(), "source=script")
-		hardCancel(ae)
+		r.abortReason.CompareAndSwap(nil, ae)
+		r.log.print("error", ae.Error(), "source=script")
+		r.hardCancel(ae)
 	}
-	initCtx, initCancel := context.WithCancel(hardCtx)
-	defer initCancel()
-	defer context.AfterFunc(ctx, initCancel)()
-
-	// The script's first instance reads the options and later runs setup,
-	// teardown and handleSummary (as k6's __VU 0).
-	vu0, err := newVU(initCtx, sh, 0)
+	vu0, err := newVU(r.initCtx, r.sh, 0)
 	if err != nil {
-		return res, initError(err, ctx)
+		return initError(err, r.ctx)
 	}
-	for _, g := range prog.goModules() {
+	r.vu0 = vu0
+	for _, g := range r.prog.goModules() {
 		if d, ok := g.m.(MetricsDeclarer); ok {
 			for _, m := range d.Metrics() {
-				if err := reg.Register(m); err != nil {
-					return res, fmt.Errorf("%w: module %s: %w", ErrScript, g.path, err)
+				if err := r.reg.Register(m); err != nil {
+					return fmt.Errorf("%w: module %s: %w", ErrScript, g.path, err)
 				}
 			}
 		}
 	}
-	for _, c := range o.Collectors {
+	for _, c := range r.o.Collectors {
 		for _, m := range c.Metrics() {
-			if err := reg.Register(m); err != nil {
-				return res, fmt.Errorf("collector: %w", err)
+			if err := r.reg.Register(m); err != nil {
+				return fmt.Errorf("collector: %w", err)
 			}
 		}
 	}
-	raw, order, optsJS, err := exportedOptions(vu0)
+	return nil
+}
+
+// configure reads and checks the options, the execution segment and the
+// thresholds, reporting every problem at once.
+func (r *runner) configure() error {
+	raw, order, optsJS, err := exportedOptions(r.vu0)
 	if err != nil {
-		return res, err
+		return err
 	}
-	sh.optsJS = optsJS
-	sh.rawOpts.Store(&raw)
-	topts, errs := ParseOptions(raw, order, o.Overrides)
-	res.Options = topts
-	errs = append(errs, validateExec(topts.Scenarios, vu0.exported)...)
+	r.sh.optsJS = optsJS
+	r.sh.rawOpts.Store(&raw)
+	topts, errs := ParseOptions(raw, order, r.o.Overrides)
+	r.topts = topts
+	r.res.Options = topts
+	errs = append(errs, validateExec(topts.Scenarios, r.vu0.exported)...)
 	segS, seqS := topts.Segment, topts.SegmentSequence
-	if o.Segment != "" {
-		segS = o.Segment
+	if r.o.Segment != "" {
+		segS = r.o.Segment
 	}
-	if o.SegmentSequence != "" {
-		seqS = o.SegmentSequence
+	if r.o.SegmentSequence != "" {
+		seqS = r.o.SegmentSequence
 	}
 	tuple, terr := tupleOf(segS, seqS)
 	if terr != nil {
 		errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidOptions, terr))
 	}
-	engine, eerrs := metrics.NewEngine(reg, topts.Thresholds)
+	engine, eerrs := metrics.NewEngine(r.reg, topts.Thresholds)
 	for _, e := range eerrs {
 		errs = append(errs, fmt.Errorf("%w: options.%w", ErrInvalidOptions, e))
 	}
 	if len(errs) > 0 {
-		return res, errors.Join(errs...)
+		return errors.Join(errs...)
 	}
-	sh.tuple.Store(tuple)
+	r.tuple, r.engine = tuple, engine
+	r.sh.tuple.Store(tuple)
 	for _, w := range topts.Warnings {
-		log.print("warn", w)
+		r.log.print("warn", w)
 	}
 	var unknownOnce sync.Map
 	engine.OnUnknownMetric = func(name string) {
 		if _, dup := unknownOnce.LoadOrStore(name, true); !dup {
-			log.print("warn", fmt.Sprintf("samples of metric %q are dropped: it was never declared; declare it with new Trend(%q) (or Counter, Gauge, Rate) in the init context", name, name))
+			r.log.print("warn", fmt.Sprintf("samples of metric %q are dropped: it was never declared; declare it with new Trend(%q) (or Counter, Gauge, Rate) in the init context", name, name))
 		}
 	}
-	sh.tags = maps.Clone(topts.Tags)
-	if sh.tags == nil {
-		sh.tags = map[string]string{}
+	r.sh.tags = maps.Clone(topts.Tags)
+	if r.sh.tags == nil {
+		r.sh.tags = map[string]string{}
 	}
-	maps.Copy(sh.tags, o.Tags)
-	vu0.tags = maps.Clone(sh.tags)
+	maps.Copy(r.sh.tags, r.o.Tags)
+	r.vu0.tags = maps.Clone(r.sh.tags)
+	return nil
+}
 
-	var jsonOut *output.JSON
-	sinks := []samples.Sink{engine}
-	var outputs []string
-	if o.JSONOut != "" {
-		jsonOut, err = output.OpenJSON(o.JSONOut, describer(reg, topts.Thresholds))
+// openOutputs opens --out and routes samples to the engine and outputs.
+func (r *runner) openOutputs() error {
+	sinks := []samples.Sink{r.engine}
+	if r.o.JSONOut != "" {
+		j, err := output.OpenJSON(r.o.JSONOut, describer(r.reg, r.topts.Thresholds))
 		if err != nil {
-			return res, err
+			return err
 		}
-		defer jsonOut.Close()
-		sinks = append(sinks, jsonOut)
-		outputs = append(outputs, fmt.Sprintf("json (%s)", o.JSONOut))
+		r.jsonOut = j
+		sinks = append(sinks, j)
+		r.outputs = append(r.outputs, fmt.Sprintf("json (%s)", r.o.JSONOut))
 	}
-	fan.set(sinks...)
+	r.fan.set(sinks...)
+	return nil
+}
 
+// newScheduler makes the scenarios' scheduler and prints the run header.
+func (r *runner) newScheduler() error {
 	var nextID atomic.Uint64
-	sched, err := executor.NewScheduler(topts.Scenarios, executor.SchedulerOptions{
-		Tuple: tuple,
+	sched, err := executor.NewScheduler(r.topts.Scenarios, executor.SchedulerOptions{
+		Tuple: r.tuple,
 		NewVU: func(ctx context.Context) (executor.VU, error) {
-			v, err := newVU(ctx, sh, nextID.Add(1))
+			v, err := newVU(ctx, r.sh, nextID.Add(1))
 			if err != nil {
 				return nil, err
 			}
-			v.tags = maps.Clone(sh.tags)
+			v.tags = maps.Clone(r.sh.tags)
 			return v, nil
 		},
-		Sink:   fan,
-		Tags:   sh.tags,
-		Logger: slog.New(&slogHandler{l: log}),
+		Sink:   r.fan,
+		Tags:   r.sh.tags,
+		Logger: slog.New(&slogHandler{l: r.log}),
 	})
 	if err != nil {
-		return res, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	sh.state.Store(sched.State())
-	if !o.Quiet {
-		t.line(output.RenderHeader(headerInfo(o, prog, sched, outputs)))
+	r.sched = sched
+	r.sh.state.Store(sched.State())
+	if !r.o.Quiet {
+		r.t.line(output.RenderHeader(headerInfo(r.o, r.prog, sched, r.outputs)))
 	}
+	return nil
+}
 
-	if err := sched.Init(initCtx); err != nil {
-		return res, initError(err, ctx)
-	}
-	start := time.Now()
-	sh.start.Store(&start)
-
-	// Collectors, thresholds and progress run alongside.
+// startBackground runs the collectors, the threshold evaluation and the
+// progress display until the returned function is called.
+func (r *runner) startBackground() (stop func()) {
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	stopBackground := sync.OnceFunc(func() { bgCancel(); bg.Wait() })
-	defer stopBackground()
-	for _, c := range o.Collectors {
+	for _, c := range r.o.Collectors {
 		bg.Add(1)
 		go func() {
 			defer bg.Done()
-			if err := c.Run(bgCtx, fan); err != nil && bgCtx.Err() == nil {
-				log.print("warn", "collector stopped: "+err.Error())
+			if err := c.Run(bgCtx, r.fan); err != nil && bgCtx.Err() == nil {
+				r.log.print("warn", "collector stopped: "+err.Error())
 			}
 		}()
 	}
@@ -297,103 +398,111 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		for {
 			select {
 			case <-tick.C:
-				if _, abort := engine.Thresholds(time.Since(start), true); abort && thresholdAbort.CompareAndSwap(false, true) {
-					log.print("error", "a threshold with abortOnFail failed; stopping the test")
-					hardCancel(ErrThresholdsFailed)
+				if _, abort := r.engine.Thresholds(time.Since(r.start), true); abort && r.thresholdAbort.CompareAndSwap(false, true) {
+					r.log.print("error", "a threshold with abortOnFail failed; stopping the test")
+					r.hardCancel(ErrThresholdsFailed)
 				}
 			case <-bgCtx.Done():
 				return
 			}
 		}
 	}()
-	stopping := func() bool { return ctx.Err() != nil || hardCtx.Err() != nil }
+	stopping := func() bool { return r.ctx.Err() != nil || r.hardCtx.Err() != nil }
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
-		progressLoop(bgCtx, t, o.Progress, o.ProgressInterval, func() output.ProgressState {
-			st := sched.State()
+		progressLoop(bgCtx, r.t, r.o.Progress, r.o.ProgressInterval, func() output.ProgressState {
+			st := r.sched.State()
 			return output.ProgressState{
-				Elapsed: time.Since(start), VUs: st.VUsActive(), MaxVUs: st.Pool.Initialized(),
+				Elapsed: time.Since(r.start), VUs: st.VUsActive(), MaxVUs: st.Pool.Initialized(),
 				Completed: st.IterationsCompleted(), Interrupted: st.IterationsInterrupted(),
-				Stopping: stopping(), Scenarios: sched.Progress(), Width: termWidth(),
-				Hub: hubStatus(o.HubStatus),
+				Stopping: stopping(), Scenarios: r.sched.Progress(), Width: termWidth(),
+				Hub: hubStatus(r.o.HubStatus),
 			}
 		})
 	}()
+	return sync.OnceFunc(func() { bgCancel(); bg.Wait() })
+}
 
-	// setup → scenarios → teardown
-	var phaseErr error
-	setupOK := true
-	if vu0.exported("setup") {
-		vu0.group = "::setup"
-		sctx, cancel := context.WithTimeout(hardCtx, topts.SetupTimeout)
-		ret, err := vu0.call(sctx, "setup", "setup")
-		vu0.emitData(time.Now(), vu0.Tags())
-		cancel()
-		vu0.group = ""
-		if err != nil {
-			setupOK = false
-			phaseErr = phaseError(err, sctx, ErrSetupTimeout, topts.SetupTimeout, "setup")
-		} else if s, err := stringify(vu0, ret); err != nil {
-			setupOK = false
-			phaseErr = fmt.Errorf("%w: setup() returned data that can't be passed to the VUs as JSON: %w", ErrScript, err)
-		} else {
-			sh.setupMu.Lock()
-			sh.setupJSON = s
-			sh.setupMu.Unlock()
-		}
+// setup runs setup() under setupTimeout and keeps its data as JSON; it
+// reports whether the scenarios may run.
+func (r *runner) setup() bool {
+	vu0 := r.vu0
+	if !vu0.exported("setup") {
+		return true
 	}
-	if setupOK && ctx.Err() == nil {
-		if err := sched.Run(hardCtx, ctx); err != nil {
-			log.print("error", err.Error())
-		}
+	vu0.group = "::setup"
+	sctx, cancel := context.WithTimeout(r.hardCtx, r.topts.SetupTimeout)
+	defer cancel()
+	ret, err := vu0.call(sctx, "setup", "setup")
+	vu0.emitData(time.Now(), vu0.Tags())
+	vu0.group = ""
+	if err != nil {
+		r.phaseErr = phaseError(err, sctx, ErrSetupTimeout, r.topts.SetupTimeout, "setup")
+		return false
 	}
-	if setupOK && vu0.exported("teardown") && killCtx.Err() == nil {
-		vu0.group = "::teardown"
-		tctx, cancel := context.WithTimeout(killCtx, topts.TeardownTimeout)
-		data, derr := vu0.setupValue()
-		if derr == nil {
-			_, derr = vu0.call(tctx, "teardown", "teardown", data)
-		}
-		vu0.emitData(time.Now(), vu0.Tags())
-		cancel()
-		vu0.group = ""
-		if derr != nil && phaseErr == nil {
-			phaseErr = phaseError(derr, tctx, ErrTeardownTimeout, topts.TeardownTimeout, "teardown")
-		}
+	s, err := stringify(vu0, ret)
+	if err != nil {
+		r.phaseErr = fmt.Errorf("%w: setup() returned data that can't be passed to the VUs as JSON: %w", ErrScript, err)
+		return false
 	}
-	res.Duration = time.Since(start)
-	stopBackground()
+	r.sh.setupMu.Lock()
+	r.sh.setupJSON = s
+	r.sh.setupMu.Unlock()
+	return true
+}
 
-	snap := engine.Snapshot(res.Duration, topts.SummaryTrendStats)
-	res.Snapshot = snap
-	sumOpts := output.SummaryOptions{TrendStats: topts.SummaryTrendStats, TimeUnit: topts.SummaryTimeUnit,
-		Color: !o.NoColor && isTerminal(o.Stdout)}
-	summaryErr := writeSummaries(killCtx, o, vu0, snap, sumOpts, t, log)
-	if jsonOut != nil {
-		if err := jsonOut.Close(); err != nil {
-			log.print("error", err.Error())
+// teardown runs teardown(data) under teardownTimeout, unless killed.
+func (r *runner) teardown() {
+	vu0 := r.vu0
+	if !vu0.exported("teardown") || r.killCtx.Err() != nil {
+		return
+	}
+	vu0.group = "::teardown"
+	tctx, cancel := context.WithTimeout(r.killCtx, r.topts.TeardownTimeout)
+	defer cancel()
+	data, derr := vu0.setupValue()
+	if derr == nil {
+		_, derr = vu0.call(tctx, "teardown", "teardown", data)
+	}
+	vu0.emitData(time.Now(), vu0.Tags())
+	vu0.group = ""
+	if derr != nil && r.phaseErr == nil {
+		r.phaseErr = phaseError(derr, tctx, ErrTeardownTimeout, r.topts.TeardownTimeout, "teardown")
+	}
+}
+
+// finish writes the summaries and closes the outputs, and returns the
+// run's error: the first of these that applies.
+func (r *runner) finish() error {
+	snap := r.engine.Snapshot(r.res.Duration, r.topts.SummaryTrendStats)
+	r.res.Snapshot = snap
+	sumOpts := output.SummaryOptions{TrendStats: r.topts.SummaryTrendStats, TimeUnit: r.topts.SummaryTimeUnit,
+		Color: !r.o.NoColor && isTerminal(r.o.Stdout)}
+	summaryErr := writeSummaries(r.killCtx, r.o, r.vu0, snap, sumOpts, r.t, r.log)
+	if r.jsonOut != nil {
+		if err := r.jsonOut.Close(); err != nil {
+			r.log.print("error", err.Error())
 		}
 	}
-
-	// The exit code: the first of these that applies.
+	phaseErr := r.phaseErr
 	switch {
 	case phaseErr != nil && !errors.Is(phaseErr, ErrAborted):
 		if se := new(ScriptError); errors.As(phaseErr, &se) {
-			log.print("error", phaseErr.Error(), "source=stacktrace")
-			return res, errSilent{phaseErr}
+			r.log.print("error", phaseErr.Error(), "source=stacktrace")
+			return errSilent{phaseErr}
 		}
-		return res, phaseErr
-	case abortReason.Load() != nil:
-		return res, abortReason.Load()
-	case killCtx.Err() != nil || ctx.Err() != nil:
-		return res, fmt.Errorf("%w by the user (Ctrl-C)", ErrInterrupted)
+		return phaseErr
+	case r.abortReason.Load() != nil:
+		return r.abortReason.Load()
+	case r.killCtx.Err() != nil || r.ctx.Err() != nil:
+		return fmt.Errorf("%w by the user (Ctrl-C)", ErrInterrupted)
 	case summaryErr != nil:
-		return res, summaryErr
-	case snap.ThresholdsFailed > 0 || thresholdAbort.Load():
-		return res, fmt.Errorf("%w on metrics %s", ErrThresholdsFailed, failedMetrics(snap))
+		return summaryErr
+	case snap.ThresholdsFailed > 0 || r.thresholdAbort.Load():
+		return fmt.Errorf("%w on metrics %s", ErrThresholdsFailed, failedMetrics(snap))
 	}
-	return res, nil
+	return nil
 }
 
 // errSilent is an error already logged with its details; Error keeps the
