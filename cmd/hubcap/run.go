@@ -68,6 +68,12 @@ type runFlags struct {
 	segment, sequence   string
 	progress            string
 	progressIntervalStr string
+	// k6's flags for summaries, thresholds, stages and logs.
+	summaryTrendStats, summaryMode, logOutput string
+	noThresholds                              bool
+	stages                                    multiFlag
+	// options set from K6_* environment variables that have no flag.
+	envOptions map[string]any
 
 	// The target hub (run_hub.go).
 	hub, tokenFile, argvToken string
@@ -120,6 +126,19 @@ func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
 	fs.DurationVar(&f.telemetryInterval, "telemetry-interval", telemetry.DefaultMetricsInterval, "how often the hub's /hub/metrics (and a local hub's /proc) are read; 0 turns hub telemetry off")
 	fs.StringVar(&f.report, "report", "", "write the HTML capacity report of the run to this file at its end, also when cut short (hubcap report makes one later with more options)")
 	fs.DurationVar(&f.shapeInterval, "shape-interval", telemetry.DefaultShapeInterval, "how often the hub's DB shape is read from the user listing; 0 turns it off")
+	fs.StringVar(&f.summaryTrendStats, "summary-trend-stats", "", "trend columns of the summary, e.g. avg,min,med,max,p(90),p(99) (k6 --summary-trend-stats)")
+	fs.StringVar(&f.summaryMode, "summary-mode", "compact", "summary layout: compact, or full (also the HTTP request phases and group_duration)")
+	fs.BoolVar(&f.noThresholds, "no-thresholds", false, "do not evaluate the script's thresholds")
+	fs.Var(&f.stages, "stage", "a ramping stage DURATION:TARGET, replacing the script's scenarios (repeatable; k6 --stage)")
+	fs.Var(&f.stages, "s", "shorthand for --stage")
+	fs.StringVar(&f.logOutput, "log-output", "stderr", "where log lines go: stderr, stdout, none or file=PATH")
+
+	// K6_* environment variables set the same options; flags win.
+	var envErr error
+	f.envOptions, envErr = applyK6Env(fs, os.Environ())
+	if envErr != nil {
+		return nil, nil, withExitCode(ExitUsage, envErr)
+	}
 	fs.StringVar(&f.runID, "run-id", "", "the id every instance of one split run shares, recorded in the results so hubcap report merges them (default $"+RunIDEnv+", else a new one)")
 	fs.StringVar(&f.instanceID, "instance-id", "", "this instance's id, added to --name-prefix so instances never remove each other's users (default from --execution-segment: s0, s1-3, …)")
 	fs.StringVar(&f.hubTelemetry, "hub-telemetry", "auto", "read the hub's telemetry and DB shape: auto (only the instance whose segment starts at 0), on or off")
@@ -210,6 +229,48 @@ func (f *runFlags) options(path string, stdio IO) (script.Options, error) {
 	if f.vus < 0 || f.iterations < 0 {
 		errs = append(errs, errors.New("--vus and --iterations can't be negative"))
 	}
+	if o.Overrides.Stages, err = parseStages(f.stages); err != nil {
+		errs = append(errs, err)
+	}
+	o.Overrides.Options = f.envOptions
+	if f.summaryTrendStats != "" {
+		var stats []any
+		for _, s := range strings.Split(f.summaryTrendStats, ",") {
+			stats = append(stats, strings.TrimSpace(s))
+		}
+		if o.Overrides.Options == nil {
+			o.Overrides.Options = map[string]any{}
+		}
+		o.Overrides.Options["summaryTrendStats"] = stats
+	}
+	switch f.summaryMode {
+	case "compact", "legacy":
+	case "full":
+		o.SummaryFull = true
+	default:
+		errs = append(errs, fmt.Errorf("--summary-mode %q: use compact or full", f.summaryMode))
+	}
+	o.NoThresholds = f.noThresholds
+	switch {
+	case f.logOutput == "stderr", f.logOutput == "":
+	case f.logOutput == "stdout":
+		o.LogOutput = stdio.Stdout
+	case f.logOutput == "none":
+		o.LogOutput = io.Discard
+	case strings.HasPrefix(f.logOutput, "file="):
+		// opened by runRun
+	default:
+		errs = append(errs, fmt.Errorf("--log-output %q: use stderr, stdout, none or file=PATH", f.logOutput))
+	}
+	if path == "-" {
+		if stdio.Stdin == nil {
+			errs = append(errs, errors.New("run -: no standard input to read the script from"))
+		} else if src, err := io.ReadAll(stdio.Stdin); err != nil {
+			errs = append(errs, fmt.Errorf("run -: reading the script from standard input: %w", err))
+		} else {
+			o.Source = src
+		}
+	}
 	for _, out := range f.outs {
 		kind, file, _ := strings.Cut(out, "=")
 		switch {
@@ -279,8 +340,20 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 			inst.id, inst.runID, inst.segment, inst.prefix, map[bool]string{true: "on", false: "off"}[inst.telemetry])
 	}
 	// A script that does not compile fails before a hub is started for it.
-	if _, err := script.Compile(o.Script); err != nil {
+	compile := func() (*script.Program, error) { return script.Compile(o.Script) }
+	if o.Source != nil {
+		compile = func() (*script.Program, error) { return script.CompileSource(o.Script, o.Source) }
+	}
+	if _, err := compile(); err != nil {
 		return withExitCode(script.ExitCode(err), err)
+	}
+	if path, ok := strings.CutPrefix(f.logOutput, "file="); ok {
+		lf, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return withExitCode(ExitUsage, fmt.Errorf("--log-output: %w", err))
+		}
+		defer lf.Close()
+		o.LogOutput = lf
 	}
 	// The runtime, the telemetry's logger and this function write to
 	// stderr from several goroutines.

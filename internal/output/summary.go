@@ -20,6 +20,9 @@ type SummaryOptions struct {
 	TimeUnit string
 	// Color enables ANSI colors.
 	Color bool
+	// Full is k6's --summary-mode=full: the HTTP request phases and
+	// group_duration are listed too.
+	Full bool
 }
 
 func (o SummaryOptions) stats() []string {
@@ -58,11 +61,19 @@ func (f formatter) bold(s string) string {
 
 // section returns the summary section of a builtin or custom metric, as
 // k6 groups them; "" for metrics the compact summary leaves out.
-func section(name string) string {
+func section(name string, full bool) string {
 	switch {
-	case name == metrics.Checks || name == metrics.GroupDuration:
+	case name == metrics.Checks:
+		return ""
+	case name == metrics.GroupDuration:
+		if full {
+			return "execution"
+		}
 		return ""
 	case strings.HasPrefix(name, "http_req_") && name != "http_req_duration" && name != "http_req_failed":
+		if full {
+			return "http"
+		}
 		return "" // the request phases (blocked, waiting, ...) are in k6's full summary only
 	case name == metrics.VUs || name == metrics.VUsMax || name == metrics.Iterations ||
 		name == metrics.IterationDuration || name == metrics.DroppedIterations:
@@ -280,7 +291,7 @@ func TextSummary(snap *metrics.Snapshot, opts SummaryOptions) string {
 		if m.Parent != "" || m.Empty {
 			continue
 		}
-		s := section(m.Name)
+		s := section(m.Name, opts.Full)
 		if s == "" {
 			continue
 		}

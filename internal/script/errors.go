@@ -30,6 +30,8 @@ const (
 	ExitScriptException = 107
 	// ExitScriptAborted: the script called test.abort().
 	ExitScriptAborted = 108
+	// ExitMarkedAsFailed: the script called test.fail().
+	ExitMarkedAsFailed = 110
 	// ExitError: anything else (unreadable script, unwritable output).
 	ExitError = 1
 )
@@ -43,6 +45,7 @@ var (
 	ErrInterrupted      = errors.New("test interrupted")
 	ErrSetupTimeout     = errors.New("setup() timed out")
 	ErrTeardownTimeout  = errors.New("teardown() timed out")
+	ErrMarkedAsFailed   = errors.New("test marked as failed by the script")
 )
 
 // ExitCode returns the process exit code for an error returned by Run.
@@ -64,6 +67,8 @@ func ExitCode(err error) int {
 		return ExitExternalAbort
 	case errors.Is(err, ErrThresholdsFailed):
 		return ExitThresholdsFailed
+	case errors.Is(err, ErrMarkedAsFailed):
+		return ExitMarkedAsFailed
 	}
 	return ExitError
 }

@@ -185,8 +185,27 @@ func (e *executionInstance) testObject() *sobek.Object {
 		v.rt.Interrupt(&abortError{reason: reason})
 		return sobek.Undefined()
 	})
+	_ = o.Set("fail", func(call sobek.FunctionCall) sobek.Value {
+		reason := ""
+		if a := call.Argument(0); !sobek.IsUndefined(a) {
+			reason = a.String()
+		}
+		if v.sh.failed.CompareAndSwap(nil, &reason) {
+			msg := "test marked as failed"
+			if reason != "" {
+				msg += ": " + reason
+			}
+			v.sh.log.print("error", msg, "source=script")
+		}
+		return sobek.Undefined()
+	})
 	_ = o.DefineAccessorProperty("options", v.rt.ToValue(func() sobek.Value {
 		var x any
+		if js := v.sh.consolidated.Load(); js != nil {
+			if json.Unmarshal([]byte(*js), &x) == nil {
+				return v.rt.ToValue(x)
+			}
+		}
 		if v.sh.optsJS == "" || json.Unmarshal([]byte(v.sh.optsJS), &x) != nil {
 			return v.rt.NewObject()
 		}

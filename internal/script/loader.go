@@ -42,6 +42,17 @@ func Compile(path string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the script: %w", err)
 	}
+	return CompileSource(abs, src)
+}
+
+// CompileSource compiles src as the main module named path (k6 run -
+// reads the script from stdin): its imports and open() resolve from path's
+// directory.
+func CompileSource(path string, src []byte) (*Program, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrScript, err)
+	}
 	p := &Program{
 		Path:  abs,
 		cache: make(map[string]sobek.ModuleRecord),

@@ -30,6 +30,9 @@ import (
 type Options struct {
 	// Script is the path of the main module.
 	Script string
+	// Source, when set, is the main module's text (k6 run -), and Script
+	// only names it: imports and open() resolve from its directory.
+	Source []byte
 	// Env adds to __ENV (-e KEY=VALUE); with IncludeSystemEnv the
 	// process environment is included first, as k6 does by default.
 	Env              map[string]string
@@ -48,6 +51,13 @@ type Options struct {
 	NoSummary bool
 	// NoColor disables colors in the summary.
 	NoColor bool
+	// NoThresholds skips the thresholds (k6 --no-thresholds).
+	NoThresholds bool
+	// SummaryFull is --summary-mode=full: every metric in the summary.
+	SummaryFull bool
+	// LogOutput, when set, receives the log lines instead of Stderr (k6
+	// --log-output); progress stays on Stderr.
+	LogOutput io.Writer
 	// Quiet leaves out the run header.
 	Quiet bool
 	// Stdout receives the summary; Stderr logs and progress.
@@ -134,7 +144,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		return res, err
 	}
 	if err := r.sched.Init(r.initCtx); err != nil {
-		return res, initError(err, ctx)
+		return res, r.initError(err)
 	}
 	start := time.Now()
 	r.start = start
@@ -214,9 +224,19 @@ func (r *runner) prepare() error {
 		}
 	}
 	r.t = &term{w: o.Stderr, tty: tty}
-	r.log = &logger{t: r.t, start: time.Now(), debug: o.Debug}
+	logTerm := r.t
+	if o.LogOutput != nil {
+		logTerm = &term{w: o.LogOutput}
+	}
+	r.log = &logger{t: logTerm, start: time.Now(), debug: o.Debug}
 
-	prog, err := Compile(o.Script)
+	var prog *Program
+	var err error
+	if o.Source != nil {
+		prog, err = CompileSource(o.Script, o.Source)
+	} else {
+		prog, err = Compile(o.Script)
+	}
 	if err != nil {
 		return err
 	}
@@ -259,7 +279,7 @@ func (r *runner) initFirstVU() error {
 	}
 	vu0, err := newVU(r.initCtx, r.sh, 0)
 	if err != nil {
-		return initError(err, r.ctx)
+		return r.initError(err)
 	}
 	r.vu0 = vu0
 	for _, g := range r.prog.goModules() {
@@ -289,9 +309,15 @@ func (r *runner) configure() error {
 		return err
 	}
 	r.sh.optsJS = optsJS
+	raw = withOverrides(raw, r.o.Overrides)
 	r.sh.rawOpts.Store(&raw)
 	topts, errs := ParseOptions(raw, order, r.o.Overrides)
+	if r.o.NoThresholds {
+		topts.Thresholds = nil
+	}
 	r.topts = topts
+	cons := consolidatedJSON(raw, topts)
+	r.sh.consolidated.Store(&cons)
 	r.res.Options = topts
 	errs = append(errs, validateExec(topts.Scenarios, r.vu0.exported)...)
 	segS, seqS := topts.Segment, topts.SegmentSequence
@@ -427,9 +453,13 @@ func (r *runner) startBackground() (stop func()) {
 // setup runs setup() under setupTimeout and keeps its data as JSON; it
 // reports whether the scenarios may run.
 func (r *runner) setup() bool {
-	vu0 := r.vu0
-	if !vu0.exported("setup") {
+	if !r.vu0.exported("setup") {
 		return true
+	}
+	vu0, err := r.phaseVU(r.hardCtx)
+	if err != nil {
+		r.phaseErr = err
+		return false
 	}
 	vu0.group = "::setup"
 	sctx, cancel := context.WithTimeout(r.hardCtx, r.topts.SetupTimeout)
@@ -452,10 +482,36 @@ func (r *runner) setup() bool {
 	return true
 }
 
+// phaseVU makes a fresh VU (__VU 0) for setup, teardown or handleSummary,
+// as k6 does: its globals and tags start from the init context.
+func (r *runner) phaseVU(ctx context.Context) (*vu, error) {
+	v, err := newVU(ctx, r.sh, 0)
+	if err != nil {
+		return nil, r.initError(err)
+	}
+	v.tags = maps.Clone(r.sh.tags)
+	return v, nil
+}
+
+// initError converts an error of a VU's init context; test.abort() there
+// is the abort (exit 108), not an interruption.
+func (r *runner) initError(err error) error {
+	if ae := r.abortReason.Load(); ae != nil {
+		return ae
+	}
+	return initError(err, r.ctx)
+}
+
 // teardown runs teardown(data) under teardownTimeout, unless killed.
 func (r *runner) teardown() {
-	vu0 := r.vu0
-	if !vu0.exported("teardown") || r.killCtx.Err() != nil {
+	if !r.vu0.exported("teardown") || r.killCtx.Err() != nil {
+		return
+	}
+	vu0, err := r.phaseVU(r.killCtx)
+	if err != nil {
+		if r.phaseErr == nil {
+			r.phaseErr = err
+		}
 		return
 	}
 	vu0.group = "::teardown"
@@ -478,8 +534,17 @@ func (r *runner) finish() error {
 	snap := r.engine.Snapshot(r.res.Duration, r.topts.SummaryTrendStats)
 	r.res.Snapshot = snap
 	sumOpts := output.SummaryOptions{TrendStats: r.topts.SummaryTrendStats, TimeUnit: r.topts.SummaryTimeUnit,
-		Color: !r.o.NoColor && isTerminal(r.o.Stdout)}
-	summaryErr := writeSummaries(r.killCtx, r.o, r.vu0, snap, sumOpts, r.t, r.log)
+		Color: !r.o.NoColor && isTerminal(r.o.Stdout), Full: r.o.SummaryFull}
+	// A Ctrl-C during handleSummary ends it (the first, unless one came
+	// before: then the second).
+	hsCtx := r.killCtx
+	if r.ctx.Err() == nil {
+		c, cancel := context.WithCancel(r.killCtx)
+		defer cancel()
+		defer context.AfterFunc(r.ctx, cancel)()
+		hsCtx = c
+	}
+	summaryErr := r.writeSummaries(hsCtx, snap, sumOpts)
 	if r.jsonOut != nil {
 		if err := r.jsonOut.Close(); err != nil {
 			r.log.print("error", err.Error())
@@ -501,6 +566,11 @@ func (r *runner) finish() error {
 		return summaryErr
 	case snap.ThresholdsFailed > 0 || r.thresholdAbort.Load():
 		return fmt.Errorf("%w on metrics %s", ErrThresholdsFailed, failedMetrics(snap))
+	case r.sh.failed.Load() != nil:
+		if reason := *r.sh.failed.Load(); reason != "" {
+			return fmt.Errorf("%w: %s", ErrMarkedAsFailed, reason)
+		}
+		return ErrMarkedAsFailed
 	}
 	return nil
 }
@@ -676,9 +746,11 @@ func termWidth() int {
 	return 80
 }
 
-// writeSummaries calls handleSummary (unless killed) or prints the default
-// summary, and writes --summary-export.
-func writeSummaries(killCtx context.Context, o Options, vu0 *vu, snap *metrics.Snapshot, opts output.SummaryOptions, t *term, log *logger) error {
+// writeSummaries calls handleSummary in a fresh VU (unless killed; the
+// default summary when it returns nothing, fails or times out) or prints
+// the default summary, and writes --summary-export.
+func (r *runner) writeSummaries(ctx context.Context, snap *metrics.Snapshot, opts output.SummaryOptions) error {
+	o, t, log := r.o, r.t, r.log
 	var errOut error
 	if o.SummaryExport != "" {
 		var b bytes.Buffer
@@ -692,13 +764,13 @@ func writeSummaries(killCtx context.Context, o Options, vu0 *vu, snap *metrics.S
 	if o.NoSummary {
 		return errOut
 	}
-	if vu0.exported("handleSummary") && killCtx.Err() == nil {
+	if r.vu0.exported("handleSummary") && ctx.Err() == nil {
 		data := output.SummaryData(snap, opts, output.RunState{
 			IsStdOutTTY: isTerminal(o.Stdout), IsStdErrTTY: isTerminal(o.Stderr), NoColor: o.NoColor,
-			SetupData: vu0.sh.setupData(),
+			SetupData: r.sh.setupData(),
 		})
-		files, err := callHandleSummary(killCtx, vu0, data)
-		if err == nil {
+		files, err := r.callHandleSummary(ctx, data)
+		if err == nil && files != nil {
 			for _, name := range sortedKeys(files) {
 				var werr error
 				switch name {
@@ -718,8 +790,10 @@ func writeSummaries(killCtx context.Context, o Options, vu0 *vu, snap *metrics.S
 			}
 			return errOut
 		}
-		log.print("error", "handleSummary() failed: "+err.Error(), "source=stacktrace")
-		errOut = errSilent{err}
+		if err != nil {
+			log.print("error", "handleSummary() failed: "+err.Error(), "source=stacktrace")
+			errOut = errSilent{err}
+		}
 	}
 	_, werr := io.WriteString(o.Stdout, output.TextSummary(snap, opts))
 	if werr != nil && errOut == nil {
@@ -737,14 +811,17 @@ func writeFile(name string, b []byte) error {
 	return os.WriteFile(name, b, 0o644)
 }
 
-// handleSummaryTimeout bounds handleSummary.
-const handleSummaryTimeout = 2 * time.Minute
-
-// callHandleSummary runs handleSummary(data) and returns its outputs: file
-// name (or "stdout"/"stderr") to content.
-func callHandleSummary(parent context.Context, v *vu, data map[string]any) (map[string][]byte, error) {
-	ctx, cancel := context.WithTimeout(parent, handleSummaryTimeout)
+// callHandleSummary runs handleSummary(data) in a fresh VU under
+// handleSummaryTimeout and returns its outputs: file name (or
+// "stdout"/"stderr") to content; nil when it returned nothing.
+func (r *runner) callHandleSummary(parent context.Context, data map[string]any) (map[string][]byte, error) {
+	limit := r.topts.HandleSummaryTimeout
+	ctx, cancel := context.WithTimeout(parent, limit)
 	defer cancel()
+	v, err := r.phaseVU(ctx)
+	if err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(data)
 	if err != nil {
 		return nil, err
@@ -756,16 +833,22 @@ func callHandleSummary(parent context.Context, v *vu, data map[string]any) (map[
 	}
 	ret, err := v.call(ctx, "handleSummary", "handleSummary", arg)
 	if err != nil {
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return nil, fmt.Errorf("handleSummary() took longer than %s; raise options.handleSummaryTimeout", executor.FormatDuration(limit))
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("%w during handleSummary()", ErrInterrupted)
+		}
 		return nil, err
 	}
-	out := map[string][]byte{}
 	if ret == nil || sobek.IsUndefined(ret) || sobek.IsNull(ret) {
-		return out, nil
+		return nil, nil
 	}
 	obj, ok := ret.(*sobek.Object)
 	if !ok {
 		return nil, fmt.Errorf("%w: handleSummary() must return an object of file name to content", ErrScript)
 	}
+	out := map[string][]byte{}
 	for _, k := range obj.Keys() {
 		val := obj.Get(k)
 		switch x := val.Export().(type) {

@@ -27,12 +27,16 @@ type shared struct {
 	tags   map[string]string // options.tags
 	log    *logger
 	abort  func(reason string)
+	failed atomic.Pointer[string] // test.fail()'s reason
 	state  atomic.Pointer[executor.State]
 	start  atomic.Pointer[time.Time]
 	optsJS string // the script's options as JSON, for exec.test.options
-	// rawOpts are the consolidated options (overrides applied), decoded.
+	// rawOpts are the options with the overrides' applied, decoded.
 	rawOpts atomic.Pointer[map[string]any]
-	tuple   atomic.Pointer[executor.Tuple]
+	// consolidated is exec.test.options as JSON: the options with
+	// overrides, defaults and the scenarios the shortcuts make.
+	consolidated atomic.Pointer[string]
+	tuple        atomic.Pointer[executor.Tuple]
 
 	setupMu   sync.RWMutex
 	setupJSON string // setup()'s result as JSON

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// counting is a script that prints its VUs and iterations in the summary.
+const counting = `
+import exec from 'k6/execution';
+import { Counter } from 'k6/metrics';
+const seen = new Counter('seen');
+export const options = { vus: 1, iterations: 1, thresholds: { seen: ['count>1000'] } };
+export default function () { seen.add(1); console.log('ua=' + exec.test.options.userAgent); }
+`
+
+// TestK6Environment: K6_* variables set options as in k6; flags win.
+func TestK6Environment(t *testing.T) {
+	p := writeScript(t, counting)
+	t.Setenv("K6_ITERATIONS", "3")
+	t.Setenv("K6_VUS", "3")
+	t.Setenv("K6_USER_AGENT", "from-env")
+	t.Setenv("K6_NO_THRESHOLDS", "true")
+	code, stdout, stderr := runArgs(t, "run", "-q", p)
+	if code != 0 || !regexp.MustCompile(`seen\.+: 3 `).MatchString(stdout) || !strings.Contains(stderr, "ua=from-env") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// The command line wins over the environment.
+	code, stdout, _ = runArgs(t, "run", "-q", "--iterations", "5", p)
+	if code != 0 || !regexp.MustCompile(`iterations\.+: 5 `).MatchString(stdout) {
+		t.Errorf("--iterations 5 with K6_ITERATIONS=3: exit %d\n%s", code, stdout)
+	}
+	t.Setenv("K6_MAX_REDIRECTS", "lots")
+	if code, _, stderr := runArgs(t, "run", "-q", p); code != ExitUsage || !strings.Contains(stderr, "K6_MAX_REDIRECTS") {
+		t.Errorf("a bad K6_MAX_REDIRECTS: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestK6Flags: --no-thresholds, --summary-trend-stats, --stage,
+// --summary-mode, --log-output and run - (the script from stdin).
+func TestK6Flags(t *testing.T) {
+	p := writeScript(t, counting)
+	if code, _, stderr := runArgs(t, "run", "-q", p); code != ExitThresholds {
+		t.Fatalf("the script's threshold should fail without --no-thresholds: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := runArgs(t, "run", "-q", "--no-thresholds", "--summary-trend-stats", "avg,p(99.9)", p)
+	if code != 0 || !strings.Contains(stdout, "p(99.9)=") || strings.Contains(stdout, "med=") {
+		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runArgs(t, "run", "-q", "--no-thresholds", "-s", "200ms:2", "--stage", "100ms:0", p)
+	if code != 0 || !strings.Contains(stdout, "vus_max") || !strings.Contains(stdout, "max=2") {
+		t.Errorf("--stage: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr := runArgs(t, "run", "-q", "-s", "soon:2", p); code != ExitUsage || !strings.Contains(stderr, "--stage") {
+		t.Errorf("bad --stage: exit %d %s", code, stderr)
+	}
+	code, stdout, _ = runArgs(t, "run", "-q", "--no-thresholds", "--summary-mode", "full", p)
+	if code != 0 || !strings.Contains(stdout, "group_duration") && !strings.Contains(stdout, "iteration_duration") {
+		t.Errorf("--summary-mode full: exit %d\n%s", code, stdout)
+	}
+	logFile := filepath.Join(t.TempDir(), "k6.log")
+	code, _, stderr = runArgs(t, "run", "-q", "--no-thresholds", "--log-output", "file="+logFile, p)
+	b, _ := os.ReadFile(logFile)
+	if code != 0 || !strings.Contains(string(b), "ua=") || strings.Contains(stderr, "ua=") {
+		t.Errorf("--log-output file=: exit %d, file %q, stderr %q", code, b, stderr)
+	}
+	var out, errb bytes.Buffer
+	stdin := strings.NewReader("export default function () { console.log('from stdin'); }")
+	code = run(context.Background(), IO{Stdin: stdin, Stdout: &out, Stderr: &errb}, []string{"run", "-q", "-"})
+	if code != 0 || !strings.Contains(errb.String(), "from stdin") {
+		t.Errorf("run -: exit %d\n%s", code, errb.String())
+	}
+}
