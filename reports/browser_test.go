@@ -131,7 +131,7 @@ func TestReportInBrowser(t *testing.T) {
 	for _, r := range v.Resources {
 		t.Errorf("page fetched %s", r)
 	}
-	want := map[string]bool{chartTimeline: true, chartLatency: true, chartErrors: true, chartModel: true, chartDBShape: true}
+	want := map[string]bool{chartTimeline: true, chartLatency: true, chartErrors: true, chartModel: true, chartWave: true, chartDBShape: true}
 	for _, c := range v.Charts {
 		t.Logf("chart %-15s %4dx%-4d painted %6d px (%d in series colours), %d series, %d points",
 			c.ID, c.Width, c.Height, c.Painted, c.Colored, c.Series, c.Points)

@@ -19,6 +19,8 @@ type Input struct {
 	Model *CapacityModel
 	// Check is the database shape of the hub under test.
 	Check *Check
+	// Wave is the login wave's throughput and day-memory analysis (nil: none).
+	Wave *LoginWave
 	// Env describes what was run.
 	Env *Environment
 	// GeneratedAt is printed in the footer when set; leave it zero for
@@ -228,10 +230,15 @@ func Assess(in Input) Assessment {
 				fmtBytes(h), 100*frac, 100*minH))
 		}
 	}
+	wf, ww := assessWave(in.Wave)
+	fails, warns = append(fails, wf...), append(warns, ww...)
 	if !capacityJudged {
 		warns = append(warns, "no capacity verdict: planned size, predicted threshold or memory limit missing")
 	}
 	a.Reasons = append(fails, warns...)
+	if b := bindingSentence(in); b != "" && len(a.Reasons) > 0 {
+		a.Reasons = append(a.Reasons, b)
+	}
 	switch {
 	case len(fails) > 0:
 		a.Level = Fail
@@ -240,6 +247,9 @@ func Assess(in Input) Assessment {
 	default:
 		a.Level = Pass
 		a.Reasons = []string{"all thresholds held, the run completed and the plan fits under the limit with headroom"}
+		if b := bindingSentence(in); b != "" {
+			a.Reasons = append(a.Reasons, b)
+		}
 	}
 	return a
 }

@@ -79,6 +79,7 @@ type page struct {
 	Latency     *latencyView
 	Errors      *errorsView
 	Model       *modelView
+	Wave        *waveView
 	DB          *dbView
 	Env         *envView
 	Input       []row
@@ -212,6 +213,12 @@ func buildPage(in Input) (*page, error) {
 			return nil, err
 		}
 		add(p.Model.Chart)
+	}
+	if p.Wave, err = buildWaveView(in.Wave); err != nil {
+		return nil, err
+	}
+	if p.Wave != nil {
+		add(p.Wave.Chart)
 	}
 	if p.DB, err = buildDBView(in.Check, res); err != nil {
 		return nil, err

@@ -73,6 +73,7 @@ func fixtureInput(t testing.TB) Input {
 			PredictedPeakBytes: 1.1 * peak(90),
 		},
 		Model: m,
+		Wave:  fixtureWave(),
 		Check: &Check{
 			Users: 30, Spawners: 46, Running: 28, JoinedRows: 52,
 			TopUsers: []UserShape{

@@ -24,8 +24,8 @@
 //   hubcap run --hub local:5.5.1 -e PEAK_RATE=150 -e RAMP=3m --out json=out/low.ndjson scenarios/login-ramp.js
 //
 // Parameters (-e NAME=VALUE, or the environment):
-//   START_RATE        30      arrivals per minute at the start
-//   PEAK_RATE         1500    arrivals per minute at the end of the ramp
+//   START_RATE        20      arrivals per minute at the start
+//   PEAK_RATE         600     arrivals per minute at the end of the ramp
 //   RAMP              8m      how long the rate takes to rise
 //   PLATEAU           0s      how long it then stays at PEAK_RATE
 //   HOLD              45s     how long an attendee keeps its server running
@@ -46,8 +46,8 @@ import jupyterhub from 'k6/x/jupyterhub';
 import { bool, dur, jittered, k6d, num, recordInfo, step, str } from './lib/common.js';
 
 const P = {
-  START_RATE: num('START_RATE', 30, { min: 0, max: 1e6 }),
-  PEAK_RATE: num('PEAK_RATE', 1500, { min: 1, max: 1e6 }),
+  START_RATE: num('START_RATE', 20, { min: 0, max: 1e6 }),
+  PEAK_RATE: num('PEAK_RATE', 600, { min: 1, max: 1e6 }),
   RAMP: dur('RAMP', '8m'),
   PLATEAU: dur('PLATEAU', '0s'),
   HOLD: dur('HOLD', '45s'),
@@ -77,7 +77,8 @@ export const options = {
       timeUnit: '1m',
       startRate: P.START_RATE,
       stages: stages,
-      preAllocatedVUs: Math.min(P.MAX_VUS, 50),
+      // Enough VUs ready for the first minute; more are made on demand.
+      preAllocatedVUs: Math.min(P.MAX_VUS, 300),
       maxVUs: P.MAX_VUS,
       gracefulStop: k6d(1.25 * P.HOLD + P.SPAWN_TIMEOUT + 30),
     },
@@ -85,10 +86,12 @@ export const options = {
   thresholds: {
     // Saturation: the hub's one Python process at CPU_LIMIT of a core (the
     // last 5-s telemetry value, checked every second), or
-    // logins slower than LOGIN_P95. delayAbortEval skips the start-up.
-    hub_cpu_cores: [{ threshold: `value<${P.CPU_LIMIT}`, abortOnFail: P.ABORT, delayAbortEval: '20s' }],
-    jupyterhub_login_duration: [{ threshold: `p(95)<${P.LOGIN_P95}`, abortOnFail: P.ABORT, delayAbortEval: '20s' }],
-    checks: [{ threshold: 'rate>0.9', abortOnFail: P.ABORT, delayAbortEval: '30s' }],
+    // logins slower than LOGIN_P95 (p95 over the run so far, so it
+    // trips a little after the window where logins became slow; the report
+    // finds that window). delayAbortEval skips the hub's first minute.
+    hub_cpu_cores: [{ threshold: `value<${P.CPU_LIMIT}`, abortOnFail: P.ABORT, delayAbortEval: '60s' }],
+    jupyterhub_login_duration: [{ threshold: `p(95)<${P.LOGIN_P95}`, abortOnFail: P.ABORT, delayAbortEval: '60s' }],
+    checks: [{ threshold: 'rate>0.9', abortOnFail: P.ABORT, delayAbortEval: '60s' }],
   },
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
 };

@@ -118,6 +118,9 @@ type Inputs struct {
 	Params map[string]string
 	// Config is the hub configuration summary to print.
 	Config string
+	// PlannedRate is the plan's peak arrivals per minute for the login-wave
+	// analysis (0: from the scenario's parameters, see BuildWave).
+	PlannedRate float64
 	// EChartsJS and GeneratedAt are passed to reports.Input.
 	EChartsJS   []byte
 	GeneratedAt time.Time
@@ -350,11 +353,18 @@ func assemble(in Inputs, res *reports.Results, declared map[string]reports.Metri
 		note("the calibration is partial (cut short): calibrate again for a complete one")
 	}
 
+	wave, err := BuildWave(res, info, WaveInputs{PlannedRate: in.PlannedRate, Planned: planned,
+		LimitBytes: limit, RestartPeakBytes: verdict.PredictedPeakBytes})
+	if err != nil {
+		note("no login-wave analysis: %v", err)
+	}
+
 	r.Input = reports.Input{
 		Title:       in.Title,
 		Results:     res,
 		Verdict:     verdict,
 		Model:       cm,
+		Wave:        wave,
 		Check:       chk,
 		Env:         &reports.Environment{Release: release, Config: in.Config, Params: env},
 		GeneratedAt: in.GeneratedAt,
