@@ -275,72 +275,99 @@ func dot(a, b []float64) float64 {
 }
 
 // LatencyKnee is a latency quantile as a function of the hub's CPU
-// utilisation ρ (cores, < 1):
+// utilisation ρ (cores):
 //
-//	q(ρ) = Floor + Scale/(1 − ρ)
+//	q(ρ) = Floor + Scale/(1 − Busy·ρ),  Busy ≥ 1, Busy·ρ < 1
 //
 // The hub is one Python process whose event loop serves requests one at a
 // time: a single-server queue. For M/M/1 the response time is exponential
-// with mean S/(1 − ρ), so every quantile is proportional to 1/(1 − ρ) (the
-// p95 is ln 20·S/(1 − ρ)); Kingman's heavy-traffic approximation for a
-// G/G/1 queue, W ≈ ρ/(1 − ρ)·(c_a² + c_s²)/2·S (J. F. C. Kingman, "The
-// single server queue in heavy traffic", Proc. Cambridge Phil. Soc. 57(4),
-// 1961), has the same pole. Floor is the part that does not queue at the
-// hub (network, proxy, the single-user server). Both are fitted ≥ 0 by
-// HuberNNLS on windows (ρ_w, q_w) with ρ_w < 1.
+// with mean S/(1 − u) at utilisation u, so every quantile is proportional
+// to 1/(1 − u) (the p95 is ln 20·S/(1 − u)); Kingman's heavy-traffic
+// approximation for a G/G/1 queue, W ≈ u/(1 − u)·(c_a² + c_s²)/2·S (J. F. C.
+// Kingman, "The single server queue in heavy traffic", Proc. Cambridge
+// Phil. Soc. 57(4), 1961), has the same pole. The loop's utilisation u is
+// Busy·ρ: the loop is held not only while the hub computes but also while
+// it waits synchronously (SQLite commits and their fsync) or, on a shared
+// machine, for a CPU; Busy is those seconds per CPU-second, 1 on a hub that
+// only computes. Floor is the part that does not queue at the hub
+// (network, proxy, the single-user server).
+//
+// FitLatencyKnee profiles Busy over a grid from 1 up to 0.98/max ρ (steps of
+// 2%) and fits Floor and Scale ≥ 0 by HuberNNLS at each, keeping the Busy
+// with the least sum of squared residuals.
 type LatencyKnee struct {
 	Floor, Scale float64 // same unit as the quantile (ms)
+	Busy         float64
 	// Points is how many windows were fitted.
 	Points int
 }
 
 // FitLatencyKnee fits q(ρ) to windows' utilisation rho and quantile q
-// (same length; pairs with ρ ≥ 0.99 or non-finite values are skipped).
+// (same length; pairs with ρ ≥ 0.98 or non-finite values are skipped).
 func FitLatencyKnee(rho, q []float64) (*LatencyKnee, error) {
 	if len(rho) != len(q) {
 		return nil, fmt.Errorf("%w: %d utilisations for %d quantiles", ErrBadOptions, len(rho), len(q))
 	}
-	var rows [][2]float64
-	var b []float64
+	var rs, b []float64
+	maxRho := 0.0
 	for i := range rho {
-		if finite(rho[i]) && finite(q[i]) && rho[i] >= 0 && rho[i] < 0.99 && q[i] >= 0 {
-			rows = append(rows, [2]float64{1, 1 / (1 - rho[i])})
-			b = append(b, q[i])
+		if finite(rho[i]) && finite(q[i]) && rho[i] >= 0 && rho[i] < 0.98 && q[i] >= 0 {
+			rs, b = append(rs, rho[i]), append(b, q[i])
+			maxRho = math.Max(maxRho, rho[i])
 		}
 	}
-	if len(rows) < 3 {
-		return nil, fmt.Errorf("%w: %d windows with a latency and a utilisation below 0.99", ErrTooFewSamples, len(rows))
+	if len(rs) < 3 {
+		return nil, fmt.Errorf("%w: %d windows with a latency and a utilisation below 0.98", ErrTooFewSamples, len(rs))
 	}
-	a := mat.NewDense(len(rows), 2, nil)
-	for i, r := range rows {
-		a.SetRow(i, r[:])
+	var best *LatencyKnee
+	bestSS := math.Inf(1)
+	for busy := 1.0; busy*maxRho < 0.98; busy *= 1.02 {
+		a := mat.NewDense(len(rs), 2, nil)
+		for i, r := range rs {
+			a.Set(i, 0, 1)
+			a.Set(i, 1, 1/(1-busy*r))
+		}
+		x, _, err := HuberNNLS(a, b, 0)
+		if err != nil {
+			return nil, err
+		}
+		ss := 0.0
+		for i, r := range rs {
+			d := b[i] - x[0] - x[1]/(1-busy*r)
+			ss += d * d
+		}
+		if ss < bestSS*(1-1e-9) {
+			bestSS, best = ss, &LatencyKnee{Floor: x[0], Scale: x[1], Busy: busy, Points: len(rs)}
+		}
+		if maxRho == 0 {
+			break
+		}
 	}
-	x, _, err := HuberNNLS(a, b, 0)
-	if err != nil {
-		return nil, err
-	}
-	return &LatencyKnee{Floor: x[0], Scale: x[1], Points: len(rows)}, nil
+	return best, nil
 }
 
-// At returns q(ρ); +Inf at ρ ≥ 1.
+// At returns q(ρ); +Inf at Busy·ρ ≥ 1.
 func (k *LatencyKnee) At(rho float64) float64 {
-	if rho >= 1 {
+	u := k.busy() * rho
+	if u >= 1 {
 		return math.Inf(1)
 	}
-	return k.Floor + k.Scale/(1-rho)
+	return k.Floor + k.Scale/(1-u)
 }
 
-// Utilisation returns the ρ at which q reaches target, 1 − Scale/(target −
-// Floor), clamped to [0, 1]; 1 when Scale is 0 (no queueing seen), 0 when
-// the floor alone reaches target.
+func (k *LatencyKnee) busy() float64 { return math.Max(1, k.Busy) }
+
+// Utilisation returns the CPU utilisation ρ at which q reaches target,
+// (1 − Scale/(target − Floor))/Busy, clamped to [0, 1/Busy]; 1/Busy when
+// Scale is 0 (no queueing seen), 0 when q(0) reaches target already.
 func (k *LatencyKnee) Utilisation(target float64) float64 {
 	switch {
 	case target <= k.Floor+k.Scale:
 		return 0
 	case k.Scale <= 0:
-		return 1
+		return 1 / k.busy()
 	}
-	return 1 - k.Scale/(target-k.Floor)
+	return (1 - k.Scale/(target-k.Floor)) / k.busy()
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

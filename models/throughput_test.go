@@ -143,6 +143,25 @@ func TestLatencyKnee(t *testing.T) {
 	if !math.IsInf(k.At(1), 1) {
 		t.Errorf("At(1) = %v, want +Inf", k.At(1))
 	}
+	if k.Busy != 1 {
+		t.Errorf("busy %v, want 1 for a hub that only computes", k.Busy)
+	}
+	// A loop held 3 s per CPU-second (waits on commits): q = 50 + 100/(1 − 3ρ)
+	// seen up to ρ = 0.25; Busy comes back within its 2% grid step.
+	rho, q = nil, nil
+	for r := 0.02; r <= 0.25; r += 0.01 {
+		rho, q = append(rho, r), append(q, 50+100/(1-3*r))
+	}
+	k, err = FitLatencyKnee(rho, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(k.Busy/3-1) > 0.02 {
+		t.Errorf("busy %.4g, want 3 ±2%%", k.Busy)
+	}
+	if got, want := k.Utilisation(2000), (1-100.0/1950)/3; math.Abs(got/want-1) > 0.03 {
+		t.Errorf("CPU utilisation at 2 s %v, want %v ±3%%", got, want)
+	}
 	if _, err := FitLatencyKnee([]float64{0.1, 0.2}, []float64{1, 2}); !errors.Is(err, ErrTooFewSamples) {
 		t.Errorf("two windows: err %v, want ErrTooFewSamples", err)
 	}

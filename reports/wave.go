@@ -102,10 +102,11 @@ type LoginWave struct {
 	Notes []string
 }
 
-// Knee is a fitted latency knee p95(ρ) = Floor + Scale/(1−ρ) in ms.
+// Knee is a fitted latency knee p95(ρ) = Floor + Scale/(1 − Busy·ρ) in ms
+// (Busy: seconds the hub's event loop is held per CPU-second, ≥ 1).
 type Knee struct {
-	Floor, Scale float64
-	Points       int
+	Floor, Scale, Busy float64
+	Points             int
 }
 
 // MeasuredSaturation is where a run (login-ramp.js) saturated the hub.

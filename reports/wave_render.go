@@ -79,10 +79,10 @@ func buildWaveView(w *LoginWave) (*waveView, error) {
 			fmtCount(float64(w.Windows)) + " windows, " + fmtCount(float64(w.Downweighted)) + " down-weighted"},
 	)
 	if k := w.LoginKnee; k != nil {
-		v.Summary = append(v.Summary, kv{"login p95 knee", fmtMs(k.Floor) + " + " + fmtMs(k.Scale) + "/(1−ρ), " + fmtCount(float64(k.Points)) + " windows"})
+		v.Summary = append(v.Summary, kv{"login p95 knee", kneeText(k)})
 	}
 	if k := w.SpawnKnee; k != nil {
-		v.Summary = append(v.Summary, kv{"spawn p95 knee", fmtMs(k.Floor) + " + " + fmtMs(k.Scale) + "/(1−ρ), " + fmtCount(float64(k.Points)) + " windows"})
+		v.Summary = append(v.Summary, kv{"spawn p95 knee", kneeText(k)})
 	}
 	for _, o := range w.Ops {
 		v.Ops = append(v.Ops, row{Cells: []string{o.Name, ms(o.CPUSeconds.Value), fmtInterval(o.CPUSeconds, ms), sig3(o.PerArrival)}})
@@ -197,4 +197,13 @@ func waveChart(w *LoginWave) (*chartSpec, error) {
 	line("p95 login (model)", mLogin, colBlue, 0, false)
 	line("p95 spawn (model)", mSpawn, colGreen, 0, false)
 	return newSpec(chartWave, "login wave", height, l, nil)
+}
+
+// kneeText is "40 ms + 60 ms/(1 − 1.5·ρ), 30 windows".
+func kneeText(k *Knee) string {
+	busy := ""
+	if k.Busy > 1 {
+		busy = sig3(k.Busy) + "·"
+	}
+	return fmtMs(k.Floor) + " + " + fmtMs(k.Scale) + "/(1 − " + busy + "ρ), " + fmtCount(float64(k.Points)) + " windows"
 }

@@ -217,7 +217,7 @@ func BuildWave(res *reports.Results, info ScenarioInfo, in WaveInputs) (*reports
 	}
 	w.LatencyRate = math.NaN()
 	if k, err := models.FitLatencyKnee(rhoL, qL); err == nil {
-		w.LoginKnee = &reports.Knee{Floor: k.Floor, Scale: k.Scale, Points: k.Points}
+		w.LoginKnee = &reports.Knee{Floor: k.Floor, Scale: k.Scale, Busy: k.Busy, Points: k.Points}
 		if rk := k.Utilisation(in.LoginTarget); rk < in.CPUTarget {
 			if ls, err := t.SaturationRate(mix, nil, rk); err == nil {
 				w.LatencyRate = 60 * ls.Value
@@ -234,7 +234,7 @@ func BuildWave(res *reports.Results, info ScenarioInfo, in WaveInputs) (*reports
 		note("no latency knee for login: %v", err)
 	}
 	if k, err := models.FitLatencyKnee(rhoS, qS); err == nil {
-		w.SpawnKnee = &reports.Knee{Floor: k.Floor, Scale: k.Scale, Points: k.Points}
+		w.SpawnKnee = &reports.Knee{Floor: k.Floor, Scale: k.Scale, Busy: k.Busy, Points: k.Points}
 	}
 	w.Curve = waveCurve(t.Base, ac.Value, w)
 
@@ -277,10 +277,11 @@ func waveCurve(base, perArrival float64, w *reports.LoginWave) []reports.WaveCur
 }
 
 func kneeAt(k *reports.Knee, rho float64) float64 {
-	if rho >= 1 {
+	u := math.Max(1, k.Busy) * rho
+	if u >= 1 {
 		return math.Inf(1)
 	}
-	return k.Floor + k.Scale/(1-rho)
+	return k.Floor + k.Scale/(1-u)
 }
 
 // plannedRate is the plan's peak arrivals per minute: given, else from the

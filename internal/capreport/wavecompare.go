@@ -109,7 +109,7 @@ func WriteWaveText(out io.Writer, w *reports.LoginWave) error {
 	}
 	fmt.Fprintf(out, "  one arrival: %s ms CPU (%s–%s)\n", f(1000*w.ArrivalCost.Value), f(1000*w.ArrivalCost.Lower), f(1000*w.ArrivalCost.Upper))
 	if w.LoginKnee != nil {
-		fmt.Fprintf(out, "login p95 = %s + %s/(1−ρ) ms (%d windows)\n", f(w.LoginKnee.Floor), f(w.LoginKnee.Scale), w.LoginKnee.Points)
+		fmt.Fprintf(out, "login p95 = %s + %s/(1 − %s·ρ) ms (%d windows)\n", f(w.LoginKnee.Floor), f(w.LoginKnee.Scale), f(w.LoginKnee.Busy), w.LoginKnee.Points)
 	}
 	fmt.Fprintf(out, "saturation: %s arrivals/min (%s–%s), %s binds; CPU %s reached at %s/min, p95 login %s at %s/min\n",
 		f(w.Saturation.Value), f(w.Saturation.Lower), f(w.Saturation.Upper), w.Binding, f(w.CPUTarget), f(w.CPURate.Value), reports.FormatMs(w.LoginTarget), f(w.LatencyRate))
