@@ -24,9 +24,12 @@ type Program struct {
 	paths    map[sobek.ModuleRecord]string // module → absolute path
 	goMods   []*goModule
 	unknown  []string
-	remote   []string
+	cjs      map[string]*cjsFile // CommonJS files by absolute path or URL
 	loadErrs []error
 	files    map[string][]byte // open() cache
+
+	sharedMu sync.Mutex
+	shared   map[string]string // SharedArray data as JSON, by name
 
 	vus sync.Map // *sobek.Runtime → *vu
 }
@@ -75,10 +78,6 @@ func CompileSource(path string, src []byte) (*Program, error) {
 	if len(p.loadErrs) > 0 {
 		return nil, p.loadErrs[0]
 	}
-	if len(p.remote) > 0 {
-		return nil, fmt.Errorf("%w: remote modules are not supported (%s); download them and import the local file with a relative path",
-			ErrScript, strings.Join(p.remote, ", "))
-	}
 	if len(p.unknown) > 0 {
 		known := RegisteredModules()
 		sort.Strings(known)
@@ -103,18 +102,14 @@ func isPathSpecifier(spec string) bool {
 }
 
 // resolve is sobek's HostResolveImportedModule: bare names are Go modules,
-// paths are files relative to the importing module.
+// paths are files relative to the importing module, URLs are remote modules
+// (see fetchRemote); files without import or export statements are
+// CommonJS.
 func (p *Program) resolve(referrer any, spec string) (sobek.ModuleRecord, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://") {
-		if m, ok := p.cache[spec]; ok {
-			return m, nil
-		}
-		p.remote = append(p.remote, spec)
-		g := &goModule{path: spec, prog: p, m: unknownModule{}}
-		p.cache[spec] = g
-		return g, nil
+	if isURL(spec) {
+		return p.loadRemote(referrer, spec)
 	}
 	if !isPathSpecifier(spec) {
 		if m, ok := p.cache[spec]; ok {
@@ -130,6 +125,18 @@ func (p *Program) resolve(referrer any, spec string) (sobek.ModuleRecord, error)
 		p.goMods = append(p.goMods, g)
 		return g, nil
 	}
+	if base := p.nameOf(referrer); isURL(base) && !strings.HasPrefix(spec, "file://") {
+		u, err := url.Parse(base)
+		if err == nil {
+			var ref *url.URL
+			if ref, err = url.Parse(spec); err == nil {
+				return p.loadRemote(referrer, u.ResolveReference(ref).String())
+			}
+		}
+		err = fmt.Errorf("%w: cannot import %q from %s: %w", ErrScript, spec, base, err)
+		p.loadErrs = append(p.loadErrs, err)
+		return nil, err
+	}
 	abs, err := p.absPath(referrer, spec)
 	if err != nil {
 		return nil, err
@@ -143,17 +150,57 @@ func (p *Program) resolve(referrer any, spec string) (sobek.ModuleRecord, error)
 		p.loadErrs = append(p.loadErrs, err)
 		return nil, err
 	}
-	// Parsing calls back into resolve only at link time, not here, so
-	// holding the lock is fine.
-	m, err := p.parse(abs, src)
+	return p.load(abs, src)
+}
+
+// load parses src as an ES module, or wraps it as CommonJS when it has no
+// import or export statement, and caches it under key. Parsing calls back
+// into resolve only at link time, not here, so holding the lock is fine.
+func (p *Program) load(key string, src []byte) (sobek.ModuleRecord, error) {
+	body, err := parser.ParseFile(nil, key, string(src), 0, parser.IsModule, parser.WithDisableSourceMaps)
 	if err != nil {
+		err = syntaxError(err)
 		p.loadErrs = append(p.loadErrs, err)
 		return nil, err
 	}
-	p.cache[abs] = m
-	p.paths[m] = abs
+	if len(body.ImportEntries) == 0 && len(body.ExportEntries) == 0 && !body.HasTLA {
+		f, err := p.compileCJS(key, src)
+		if err != nil {
+			p.loadErrs = append(p.loadErrs, err)
+			return nil, err
+		}
+		g := &goModule{path: key, m: f, prog: p}
+		p.cache[key] = g
+		p.paths[g] = key
+		p.goMods = append(p.goMods, g)
+		return g, nil
+	}
+	m, err := sobek.ModuleFromAST(body, p.resolve)
+	if err != nil {
+		err = syntaxError(err)
+		p.loadErrs = append(p.loadErrs, err)
+		return nil, err
+	}
+	p.cache[key] = m
+	p.paths[m] = key
 	return m, nil
 }
+
+// loadRemote loads a module by URL (see fetchRemote).
+func (p *Program) loadRemote(referrer any, u string) (sobek.ModuleRecord, error) {
+	if m, ok := p.cache[u]; ok {
+		return m, nil
+	}
+	src, err := fetchRemote(u)
+	if err != nil {
+		err = fmt.Errorf("%w: cannot import %q from %s: %w", ErrScript, u, p.nameOf(referrer), err)
+		p.loadErrs = append(p.loadErrs, err)
+		return nil, err
+	}
+	return p.load(u, src)
+}
+
+func isURL(s string) bool { return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") }
 
 // parse parses an ES module, keeping the parser's error positions (sobek's
 // ParseModule flattens them into a message).
@@ -207,6 +254,24 @@ func (p *Program) readFile(abs string) ([]byte, error) {
 	}
 	p.files[abs] = b
 	return b, nil
+}
+
+// sharedData returns the JSON of SharedArray name, computing it once.
+func (p *Program) sharedData(name string, compute func() (string, error)) (string, error) {
+	p.sharedMu.Lock()
+	defer p.sharedMu.Unlock()
+	if js, ok := p.shared[name]; ok {
+		return js, nil
+	}
+	js, err := compute()
+	if err != nil {
+		return "", err
+	}
+	if p.shared == nil {
+		p.shared = map[string]string{}
+	}
+	p.shared[name] = js
+	return js, nil
 }
 
 func (p *Program) goModules() []*goModule {

@@ -155,7 +155,7 @@ func RegisterModule(path string, m Module) {
 	switch {
 	case path == "", strings.HasPrefix(path, "."), strings.HasPrefix(path, "/"), strings.Contains(path, "://"):
 		panic(fmt.Sprintf("script: module path %q must be a bare name like k6/x/name", path))
-	case path == ModuleK6, path == ModuleExecution, path == ModuleMetrics:
+	case builtinModule(path) != nil:
 		panic(fmt.Sprintf("script: %q is a builtin module", path))
 	}
 	registryMu.Lock()
@@ -170,21 +170,37 @@ func RegisterModule(path string, m Module) {
 func RegisteredModules() []string {
 	registryMu.RLock()
 	defer registryMu.RUnlock()
-	out := []string{ModuleK6, ModuleExecution, ModuleMetrics}
+	out := []string{ModuleK6, ModuleExecution, ModuleMetrics, ModuleTimers, ModuleEncoding, ModuleCrypto, ModuleData}
 	for p := range registry {
 		out = append(out, p)
 	}
 	return out
 }
 
-func lookupModule(path string) (Module, bool) {
+// builtinModule returns the module implemented by the runtime at path.
+func builtinModule(path string) Module {
 	switch path {
 	case ModuleK6:
-		return k6Module{}, true
+		return k6Module{}
 	case ModuleExecution:
-		return executionModule{}, true
+		return executionModule{}
 	case ModuleMetrics:
-		return metricsModule{}, true
+		return metricsModule{}
+	case ModuleTimers:
+		return timersModule{}
+	case ModuleEncoding:
+		return encodingModule{}
+	case ModuleCrypto:
+		return cryptoModule{}
+	case ModuleData:
+		return dataModule{}
+	}
+	return nil
+}
+
+func lookupModule(path string) (Module, bool) {
+	if m := builtinModule(path); m != nil {
+		return m, true
 	}
 	registryMu.RLock()
 	defer registryMu.RUnlock()

@@ -77,6 +77,9 @@ type vu struct {
 	rejections []*sobek.Promise
 	timers     map[int64]*timer
 	nextTimer  int64
+
+	cjsExports  map[string]*sobek.Object // CommonJS module objects by path
+	requireMods map[string]sobek.Value   // require()d Go modules
 }
 
 var (
@@ -144,11 +147,14 @@ func newVU(ctx context.Context, sh *shared, id uint64) (*vu, error) {
 func (v *vu) setGlobals() error {
 	rt := v.rt
 	for name, val := range map[string]any{
-		"__VU":         v.id,
-		"open":         v.open,
-		"console":      v.console(),
-		"setTimeout":   v.setTimeout,
-		"clearTimeout": v.clearTimeout,
+		"__VU":          v.id,
+		"open":          v.open,
+		"console":       v.console(),
+		"setTimeout":    v.setTimeout,
+		"clearTimeout":  v.clearTimeout,
+		"setInterval":   v.setInterval,
+		"clearInterval": v.clearTimeout,
+		"require":       v.globalRequire,
 	} {
 		if err := rt.Set(name, val); err != nil {
 			return err
