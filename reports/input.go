@@ -232,7 +232,10 @@ func Assess(in Input) Assessment {
 	}
 	wf, ww := assessWave(in.Wave)
 	fails, warns = append(fails, wf...), append(warns, ww...)
-	if !capacityJudged {
+	switch {
+	case !capacityJudged && waveJudged(in.Wave):
+		warns = append(warns, "no restart-memory verdict: planned size, predicted threshold or memory limit missing")
+	case !capacityJudged:
 		warns = append(warns, "no capacity verdict: planned size, predicted threshold or memory limit missing")
 	}
 	a.Reasons = append(fails, warns...)

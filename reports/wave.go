@@ -164,6 +164,11 @@ func assessWave(w *LoginWave) (fails, warns []string) {
 	return fails, warns
 }
 
+// waveJudged reports whether the login wave gives a verdict on the plan.
+func waveJudged(w *LoginWave) bool {
+	return w != nil && w.PlannedPeakRate > 0 && w.Saturation.Value > 0
+}
+
 // Limit is one of the hub's limits as a share of what it can take.
 type Limit struct {
 	Name  string  // e.g. "CPU during the login wave"
@@ -172,14 +177,19 @@ type Limit struct {
 }
 
 // Limits returns the hub's limits at the plan, largest share first: CPU
-// during the login wave (planned peak rate / saturation rate), memory during
+// during the login wave, or its login latency when that saturates first
+// (planned peak rate / saturation rate), memory during
 // the day (RSS at peak concurrency / limit) and memory at restart (the
 // restart model's peak / limit). Limits without figures are left out.
 func Limits(in Input) []Limit {
 	var out []Limit
 	w := in.Wave
 	if w != nil && w.PlannedPeakRate > 0 && w.Saturation.Value > 0 {
-		out = append(out, Limit{"CPU during the login wave", w.PlannedPeakRate / w.Saturation.Value,
+		name := "CPU during the login wave"
+		if w.Binding != "" && w.Binding != "CPU" {
+			name = "the login wave (" + w.Binding + ")"
+		}
+		out = append(out, Limit{name, w.PlannedPeakRate / w.Saturation.Value,
 			fmt.Sprintf("%s of %s arrivals/min", sig3(w.PlannedPeakRate), sig3(w.Saturation.Value))})
 	}
 	limit := 0.0

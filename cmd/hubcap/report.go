@@ -26,7 +26,7 @@ func init() {
 	})
 }
 
-const reportSynopsis = `report RESULTS.ndjson|DIR|GLOB… [--calibration FILE] [--check FILE.json] [--limit 3Gi] [--planned 700] -o report.html
+const reportSynopsis = `report RESULTS.ndjson|DIR|GLOB… [--calibration FILE] [--check FILE.json] [--limit 3Gi] [--planned 700] [--peak-rate 450] -o report.html
 
 Writes one self-contained HTML file (it works offline) from a run's results
 (hubcap run --out json=RESULTS.ndjson): the verdict (thresholds, hub memory
@@ -50,7 +50,7 @@ refused.`
 type reportFlags struct {
 	out, calibration, checkFile, summary string
 	limit, family, release, title        string
-	planned, headroom                    float64
+	planned, headroom, peakRate          float64
 }
 
 func runReport(_ context.Context, stdio IO, args []string) error {
@@ -63,6 +63,7 @@ func runReport(_ context.Context, stdio IO, args []string) error {
 	fs.StringVar(&f.summary, "summary", "", "the run's --summary-export file, for the thresholds")
 	fs.StringVar(&f.limit, "limit", "", "the hub's memory limit, a Kubernetes quantity: 3Gi, 2048Mi (default: the check's, else the scenario's HUB_MEMORY_LIMIT)")
 	fs.Float64Var(&f.planned, "planned", 0, "the workshop size to sign off (default: the scenario's ATTENDEES)")
+	fs.Float64Var(&f.peakRate, "peak-rate", 0, "the plan's peak arrivals per minute for the login-wave verdict (default: the scenario's wave)")
 	fs.Float64Var(&f.headroom, "headroom", capreport.DefaultHeadroom, "fraction of the limit that must stay free at the planned size")
 	fs.StringVar(&f.family, "family", "", "size family of the model: attendees or servers (default: the scenario's)")
 	fs.StringVar(&f.release, "release", "", "JupyterHub release of the hub under test (default: as recorded in the results)")
@@ -114,7 +115,7 @@ func runReport(_ context.Context, stdio IO, args []string) error {
 // the release that picks the default calibration), the calibration and the
 // check.
 func (f *reportFlags) inputs(paths []string) (capreport.Inputs, error) {
-	in := capreport.Inputs{SummaryPath: f.summary, Planned: f.planned,
+	in := capreport.Inputs{SummaryPath: f.summary, Planned: f.planned, PlannedRate: f.peakRate,
 		Headroom: f.headroom, Family: f.family, Release: f.release, Title: f.title}
 	var errs []error
 	if f.limit != "" {
@@ -124,8 +125,8 @@ func (f *reportFlags) inputs(paths []string) (capreport.Inputs, error) {
 		}
 		in.LimitBytes = float64(n)
 	}
-	if f.planned < 0 || f.headroom < 0 || f.headroom >= 1 {
-		errs = append(errs, errors.New("--planned must be ≥ 0 and --headroom in [0, 1)"))
+	if f.planned < 0 || f.peakRate < 0 || f.headroom < 0 || f.headroom >= 1 {
+		errs = append(errs, errors.New("--planned and --peak-rate must be ≥ 0 and --headroom in [0, 1)"))
 	}
 	if len(errs) > 0 {
 		return in, withExitCode(ExitUsage, errors.Join(errs...))
