@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 TEST_TIMEOUT ?= 25m
 
-.PHONY: help setup build test test-unit vet fmt demo clean-runs
+.PHONY: help setup build test test-unit vet fmt demo bench-peer clean-runs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ test-unit: ## tests that need no installed hub (real-hub tests skip)
 
 demo: ## a 700-attendee workshop on a local JupyterHub 5.3.0, then out/report.html (sets up what is missing; ~7 min on 2 cores)
 	bash scripts/demo.sh
+
+bench-peer: ## CPU per execute of hubtraf (HUBTRAF=path/to/hubtraf-simulate) and hubcap run on hubtraf's journey, 300 attendees, fleet-backed JupyterHub 5.5.1 (~8 min)
+	bash scripts/bench-peer.sh
 
 clean-runs: ## remove local hub run directories under out/
 	rm -rf out/runs
