@@ -53,7 +53,9 @@ func register(c *command) {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfiling := startProfiling(os.Stderr)
 	code := run(ctx, IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:])
+	stopProfiling()
 	stop()
 	os.Exit(code)
 }

@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/grafana/sobek"
 
 	"github.com/hubcap-dev/hubcap/internal/script"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/attendee"
@@ -30,7 +34,7 @@ type jsAttendee struct {
 
 // newAttendee is jupyterhub.attendee(options). It makes no request, so it
 // may be called in the init context (one attendee per VU).
-func (m *ModuleInstance) newAttendee(opts map[string]any) (map[string]any, error) {
+func (m *ModuleInstance) newAttendee(opts map[string]any) (*sobek.Object, error) {
 	const fn = "jupyterhub.attendee()"
 	o := newOptions(fn, opts, attendeeOptions...)
 	cfg := attendee.Config{
@@ -101,7 +105,59 @@ func (m *ModuleInstance) newAttendee(opts map[string]any) (map[string]any, error
 	if m.b != nil {
 		m.b.track(s)
 	}
-	return a.exports(), nil
+	return a.object(m.vu.Runtime()), nil
+}
+
+// object is the attendee as a JavaScript object whose methods are made
+// once: a Go map of functions would wrap each method again at every call
+// (sobek converts map values on access). execute, called for every cell,
+// is a native function without reflection.
+func (a *jsAttendee) object(rt *sobek.Runtime) *sobek.Object {
+	o := rt.NewObject()
+	ex := a.exports()
+	for _, k := range slices.Sorted(maps.Keys(ex)) {
+		if k == "execute" {
+			_ = o.Set(k, a.nativeExecute(rt))
+			continue
+		}
+		_ = o.Set(k, ex[k])
+	}
+	return o
+}
+
+// nativeExecute is execute(code, opts) with the argument conversions and
+// the exception sobek's reflection wrapper would make.
+func (a *jsAttendee) nativeExecute(rt *sobek.Runtime) func(sobek.FunctionCall) sobek.Value {
+	return func(call sobek.FunctionCall) sobek.Value {
+		var code string
+		var opts map[string]any
+		for i, dst := range []any{&code, &opts} {
+			if i >= len(call.Arguments) {
+				break
+			}
+			// the common cases without reflection, else sobek's conversion
+			switch v := call.Arguments[i].Export().(type) {
+			case string:
+				if i == 0 {
+					code = v
+					continue
+				}
+			case map[string]any:
+				if i == 1 {
+					opts = v
+					continue
+				}
+			}
+			if err := rt.ExportTo(call.Arguments[i], dst); err != nil {
+				panic(rt.NewTypeError("could not convert function call parameter %d: %v", i, err))
+			}
+		}
+		res, err := a.execute(code, opts)
+		if err != nil {
+			panic(rt.NewGoError(err))
+		}
+		return rt.ToValue(res)
+	}
 }
 
 func phaseNames() []string {

@@ -1,10 +1,12 @@
 package kernel
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -403,27 +405,48 @@ func (c *Conn) readLoop() {
 			_ = c.ws.SetReadDeadline(time.Now().Add(c.opts.PingInterval + c.opts.Timeout))
 		}
 		var typ int
-		var data []byte
-		typ, data, err = c.ws.ReadMessage()
+		var r io.Reader
+		typ, r, err = c.ws.NextReader()
 		if err != nil {
 			break
 		}
+		// The frame is read into a pooled buffer: handlers consume a
+		// message before dispatch returns and keep no slice of it, and an
+		// idle connection holds no buffer.
+		buf := frameBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err = buf.ReadFrom(r)
+		if err != nil {
+			putFrameBuffer(buf)
+			break
+		}
 		at := time.Now()
+		data := buf.Bytes()
 		m, derr := c.decode(typ, data)
 		if derr != nil {
 			c.badFrames.Add(1)
-			continue
+		} else {
+			c.msgsRecv.Add(1)
+			c.dispatch(m, len(data), at)
 		}
-		c.msgsRecv.Add(1)
-		c.dispatch(m, len(data), at)
+		putFrameBuffer(buf)
 	}
 	c.finish(err)
+}
+
+var frameBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putFrameBuffer returns buf to the pool unless a large frame grew it.
+func putFrameBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		frameBuffers.Put(buf)
+	}
 }
 
 func (c *Conn) decode(typ int, data []byte) (Message, error) {
 	switch {
 	case typ == websocket.TextMessage:
-		return DecodeJSON(data)
+		return decodeReceived(data)
 	case c.proto == ProtocolV1:
 		return DecodeV1(data)
 	default:
@@ -431,8 +454,17 @@ func (c *Conn) decode(typ int, data []byte) (Message, error) {
 	}
 }
 
+// parentID is ParentMsgID on the hot path: the parent header's msg_id read
+// directly when it is a plain string.
+func parentID(m Message) string {
+	if id, ok := stringField(m.ParentHeader, "msg_id"); ok {
+		return id
+	}
+	return m.ParentMsgID()
+}
+
 func (c *Conn) dispatch(m Message, size int, at time.Time) {
-	pid := m.ParentMsgID()
+	pid := parentID(m)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if pid == "" {

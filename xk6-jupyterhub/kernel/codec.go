@@ -146,6 +146,39 @@ func isObject(b []byte) bool {
 	return len(b) >= 2 && b[0] == '{' && json.Valid(b)
 }
 
+// appendHeader appends h as json.Marshal writes it (fields in declaration
+// order, no spaces), without reflection.
+func appendHeader(b []byte, h Header) []byte {
+	b = append(b, `{"msg_id":`...)
+	b = appendString(b, h.MsgID)
+	b = append(b, `,"msg_type":`...)
+	b = appendString(b, h.MsgType)
+	b = append(b, `,"username":`...)
+	b = appendString(b, h.Username)
+	b = append(b, `,"session":`...)
+	b = appendString(b, h.Session)
+	b = append(b, `,"date":`...)
+	b = appendString(b, h.Date)
+	b = append(b, `,"version":`...)
+	b = appendString(b, h.Version)
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string exactly as encoding/json writes
+// it: printable ASCII other than " \ < > & as is, anything else through
+// json.Marshal.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
 // v1 layout (jupyter_server serialize_msg_to_ws_v1), all integers u64
 // little-endian:
 //
@@ -205,11 +238,7 @@ func encodeParts(m Message) ([4][]byte, error) {
 	if m.Channel == "" {
 		return parts, fmt.Errorf("%w: empty channel", ErrBadMessage)
 	}
-	h, err := json.Marshal(m.Header)
-	if err != nil {
-		return parts, fmt.Errorf("%w: header: %v", ErrBadMessage, err)
-	}
-	parts[0] = h
+	parts[0] = appendHeader(make([]byte, 0, 160), m.Header)
 	for i, f := range []struct {
 		name string
 		raw  json.RawMessage

@@ -469,3 +469,18 @@ func TestEncodeServerLegacy(t *testing.T) {
 		t.Errorf("empty channel: %v, want ErrBadMessage", err)
 	}
 }
+
+// appendHeader and executeContent write what json.Marshal writes.
+func TestDirectEncodingMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain-1", "a\"b", `back\slash`, "<&>", "é", "\x00\n", "\u2028", string([]byte{0xff})} {
+		h := Header{MsgID: s, MsgType: "t" + s, Username: s, Session: s, Date: s, Version: s}
+		want, _ := json.Marshal(h)
+		if got := appendHeader(nil, h); string(got) != string(want) {
+			t.Errorf("appendHeader(%q) = %s, want %s", s, got, want)
+		}
+		want, _ = json.Marshal(executeRequest{Code: s, StoreHistory: true, UserExpressions: map[string]any{}, StopOnError: true})
+		if got := executeContent(s); string(got) != string(want) {
+			t.Errorf("executeContent(%q) = %s, want %s", s, got, want)
+		}
+	}
+}

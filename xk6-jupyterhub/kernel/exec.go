@@ -80,6 +80,16 @@ type executeRequest struct {
 	StopOnError     bool           `json:"stop_on_error"`
 }
 
+// executeContent is the JSON of executeRequest{Code: code, StoreHistory:
+// true, UserExpressions: {}, StopOnError: true}, as json.Marshal writes it.
+func executeContent(code string) json.RawMessage {
+	b := make([]byte, 0, len(code)+120)
+	b = append(b, `{"code":`...)
+	b = appendString(b, code)
+	b = append(b, `,"silent":false,"store_history":true,"user_expressions":{},"allow_stdin":false,"stop_on_error":true}`...)
+	return b
+}
+
 // execOutput is the union of the iopub and shell contents Execute reads.
 type execOutput struct {
 	ExecutionState string         `json:"execution_state"`
@@ -91,6 +101,67 @@ type execOutput struct {
 	EName          string         `json:"ename"`
 	EValue         string         `json:"evalue"`
 	Traceback      []string       `json:"traceback"`
+
+	// plain is data["text/plain"] when read by readOutputFast (Data nil).
+	plain string
+}
+
+// readOutput reads the content of a message of msgType into out: directly
+// for the messages of every execution when their values are plain, else
+// with encoding/json. execute_input's content (the code) is not read.
+func readOutput(msgType string, content []byte, out *execOutput) {
+	switch msgType {
+	case "execute_input":
+		return
+	case "status", "stream", "execute_result", "execute_reply":
+		if readOutputFast(content, out) {
+			return
+		}
+		*out = execOutput{}
+	}
+	_ = json.Unmarshal(content, out) // a bad content leaves zero fields
+}
+
+func readOutputFast(content []byte, out *execOutput) bool {
+	return eachField(content, func(k, v []byte) bool {
+		ok := true
+		switch string(k) {
+		case "execution_state":
+			out.ExecutionState, ok = stringValue(v)
+		case "name":
+			out.Name, ok = stringValue(v)
+		case "text":
+			out.Text, ok = stringValue(v)
+		case "status":
+			out.Status, ok = stringValue(v)
+		case "execution_count":
+			if string(v) != "null" {
+				var n int
+				n, ok = intValue(v)
+				out.ExecutionCount = &n
+			}
+		case "data":
+			var raw []byte
+			if raw, ok = field(v, "text/plain"); ok {
+				out.plain, ok = stringValue(raw)
+			} else {
+				ok = eachField(v, func(_, _ []byte) bool { return true }) // no text/plain
+			}
+		case "ename", "evalue", "traceback":
+			ok = false // errors are rare: encoding/json reads them
+		default:
+			ok = !foldsTo(k, "execution_state", "name", "text", "data", "execution_count", "status", "ename", "evalue", "traceback")
+		}
+		return ok
+	})
+}
+
+// plainOf is the text/plain of out's data.
+func plainOf(out *execOutput) string {
+	if out.Data != nil {
+		return plainText(out.Data)
+	}
+	return out.plain
 }
 
 // Execute runs code on the kernel (execute_request on shell with silent
@@ -103,12 +174,7 @@ type execOutput struct {
 // ErrConnectionLost, ErrClosed, ErrKernelRestarted or ctx's error.
 // After ctx ends, late messages of the request are counted as unmatched.
 func (c *Conn) Execute(ctx context.Context, code string) (ExecResult, error) {
-	m := NewMessage("shell", "execute_request", c.session, c.username, executeRequest{
-		Code:            code,
-		StoreHistory:    true,
-		UserExpressions: map[string]any{},
-		StopOnError:     true,
-	})
+	m := NewMessage("shell", "execute_request", c.session, c.username, executeContent(code))
 	var (
 		res              ExecResult
 		gotReply, gotIdl bool
@@ -129,7 +195,7 @@ func (c *Conn) Execute(ctx context.Context, code string) (ExecResult, error) {
 		res.Messages++
 		res.BytesReceived += int64(size)
 		var out execOutput
-		_ = json.Unmarshal(msg.Content, &out) // a bad content leaves zero fields
+		readOutput(msg.Header.MsgType, msg.Content, &out)
 		switch msg.Header.MsgType {
 		case "status":
 			switch out.ExecutionState {
@@ -150,12 +216,12 @@ func (c *Conn) Execute(ctx context.Context, code string) (ExecResult, error) {
 				res.Stdout += keep(out.Text)
 			}
 		case "execute_result":
-			res.Result = keep(plainText(out.Data))
+			res.Result = keep(plainOf(&out))
 			if out.ExecutionCount != nil {
 				res.ExecutionCount = *out.ExecutionCount
 			}
 		case "display_data", "update_display_data":
-			res.DisplayData = append(res.DisplayData, keep(plainText(out.Data)))
+			res.DisplayData = append(res.DisplayData, keep(plainOf(&out)))
 		case "error":
 			res.Error = &KernelError{EName: out.EName, EValue: keep(out.EValue), Traceback: out.Traceback}
 		case "execute_reply":

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -97,6 +98,62 @@ func FuzzDecodeLegacyBinary(f *testing.F) {
 		}
 		if !reflect.DeepEqual(normBuffers(back), normBuffers(m)) {
 			t.Fatalf("round trip changed the message:\n%+v\n%+v", m, back)
+		}
+	})
+}
+
+// FuzzDecodeReceived: the client's direct decoding of legacy frames never
+// panics and, on every frame DecodeJSON accepts, gives DecodeJSON's message.
+func FuzzDecodeReceived(f *testing.F) {
+	f.Add([]byte(serverLegacyFrame))
+	f.Add([]byte(`{"header":{"msg_id":"a","msg_type":"status"},"msg_id":"a","msg_type":"status","parent_header":{"msg_id":"p"},"metadata":{},"content":{"execution_state":"idle"},"buffers":[],"channel":"iopub"}`))
+	f.Add([]byte(`{"channel":"io\u0070ub","header":{"MSG_ID":"x","msg_type":"s\n"},"content":{},"parent_header":null}`))
+	f.Add([]byte(`{"Channel":"shell","header":{"msg_id":"x"},"content":{"a":[1,{"b":"}"}]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ferr := decodeReceived(b)
+		slow, serr := DecodeJSON(b)
+		if serr != nil {
+			return // the direct path may read what encoding/json refuses
+		}
+		if ferr != nil {
+			t.Fatalf("DecodeJSON accepts, decodeReceived: %v", ferr)
+		}
+		if !reflect.DeepEqual(normBuffers(fast), normBuffers(slow)) {
+			t.Fatalf("decodeReceived = %+v\nDecodeJSON   = %+v", fast, slow)
+		}
+		if parentID(fast) != slow.ParentMsgID() {
+			t.Fatalf("parentID %q, ParentMsgID %q", parentID(fast), slow.ParentMsgID())
+		}
+	})
+}
+
+// FuzzReadOutput: the direct reading of execution messages' content agrees
+// with encoding/json on every content encoding/json reads without error.
+func FuzzReadOutput(f *testing.F) {
+	for _, c := range []string{
+		`{"execution_state":"busy"}`, `{"name":"stdout","text":"42\n"}`,
+		`{"data":{"text/plain":"20"},"metadata":{},"execution_count":3}`,
+		`{"status":"ok","execution_count":3,"user_expressions":{},"payload":[]}`,
+		`{"status":"error","ename":"ZeroDivisionError","evalue":"division by zero","traceback":["a"],"execution_count":null}`,
+		`{"data":{"text/html":"<b>"},"Name":"x"}`, `{"data":{"text/plain":["a","b"]}}`,
+	} {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		var want execOutput
+		if json.Unmarshal([]byte(content), &want) != nil {
+			return
+		}
+		for _, typ := range []string{"status", "stream", "execute_result", "execute_reply"} {
+			var got execOutput
+			readOutput(typ, []byte(content), &got)
+			if plainOf(&got) != plainText(want.Data) {
+				t.Fatalf("%s: text/plain %q, encoding/json %q", typ, plainOf(&got), plainText(want.Data))
+			}
+			got.Data, got.plain = want.Data, ""
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: %+v\nencoding/json %+v", typ, got, want)
+			}
 		}
 	})
 }

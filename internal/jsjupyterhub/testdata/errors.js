@@ -22,6 +22,9 @@ export default function () {
     badPhase: thrown(() => jupyterhub.attendee({ username: 'x', timeouts: { lunch: '1s' }, hubURL: 'http://127.0.0.1:1' })),
     admin: thrown(() => jupyterhub.admin.users()),
     stopOpts: thrown(() => jupyterhub.admin.stopServer('u', 's', { remvoe: true })),
+    executeUnconnected: thrown(() => jupyterhub.attendee({ username: 'x', hubURL: 'http://127.0.0.1:1' }).execute('1+1')),
+    executeOpts: thrown(() => jupyterhub.attendee({ username: 'x', hubURL: 'http://127.0.0.1:1' }).execute('1+1', { expcet: '2' })),
+    executeBadOpts: thrown(() => jupyterhub.attendee({ username: 'x', hubURL: 'http://127.0.0.1:1' }).execute('1+1', 3)),
   };
   console.log(JSON.stringify(msgs));
   check(msgs, {
@@ -31,5 +34,8 @@ export default function () {
     'bad phase named': (m) => m.badPhase.includes('"lunch"'),
     'admin error': (m) => m.admin.includes(__ENV.WANT_ADMIN),
     'stop options': (m) => m.stopOpts.includes('unknown option "remvoe"'),
+    'execute without a kernel': (m) => m.executeUnconnected.includes('call ConnectKernel first'),
+    'execute options named': (m) => m.executeOpts.includes('unknown option "expcet"'),
+    'execute options type': (m) => m.executeBadOpts.includes('could not convert function call parameter 1'),
   });
 }
