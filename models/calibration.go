@@ -173,6 +173,18 @@ func FitCalibrationWith(samples []Sample, opts CalibrationOptions) (Calibration,
 			secs = append(secs, s.SecondsToHealthy)
 		}
 	}
+	if opts.PeakRSS.HoldOut == nil {
+		opts.PeakRSS.HoldOut = HoldOutGroups(samples)
+	}
+	if opts.Seconds.HoldOut == nil {
+		var timed []Sample
+		for _, s := range samples {
+			if !math.IsNaN(s.SecondsToHealthy) {
+				timed = append(timed, s)
+			}
+		}
+		opts.Seconds.HoldOut = HoldOutGroups(timed)
+	}
 	pf, err := FitTarget(TargetPeakRSS, "bytes", shapes, peak, opts.PeakRSS)
 	if err != nil {
 		return Calibration{}, err
@@ -186,6 +198,49 @@ func FitCalibrationWith(samples []Sample, opts CalibrationOptions) (Calibration,
 		cal.Fits.Seconds = &sf
 	}
 	return cal, nil
+}
+
+// TagContent is the sample tag naming the row-content class a calibration
+// seeded (e.g. "kube-512"); HoldOutGroups holds each class out in turn.
+const TagContent = "content"
+
+// HoldOutGroups are the groups FitCalibration holds out to estimate the
+// model-form error: every sample of one row-content class (TagContent),
+// for each class when there are at least two, and the shapes of more than
+// half the largest J (if they are at most a third of the samples), which
+// tests extrapolation in size by a factor of about two.
+func HoldOutGroups(samples []Sample) [][]int {
+	var groups [][]int
+	byClass := map[string][]int{}
+	var classes []string
+	for i, s := range samples {
+		c := s.Tags[TagContent]
+		if _, ok := byClass[c]; !ok {
+			classes = append(classes, c)
+		}
+		byClass[c] = append(byClass[c], i)
+	}
+	if len(classes) > 1 {
+		for _, c := range classes {
+			groups = append(groups, byClass[c])
+		}
+	}
+	if len(samples) >= 8 {
+		var top float64
+		for _, s := range samples {
+			top = max(top, s.Shape.J)
+		}
+		var big []int
+		for i, s := range samples {
+			if top > 0 && s.Shape.J > top/2 {
+				big = append(big, i)
+			}
+		}
+		if len(big) > 0 && len(big) <= len(samples)/3 {
+			groups = append(groups, big)
+		}
+	}
+	return groups
 }
 
 // PeakModel rebuilds the peak RSS model from the stored fit.

@@ -51,6 +51,10 @@ type FitOptions struct {
 	Margin float64
 	// Level is the coverage of prediction intervals, in (0, 1). Default 0.95.
 	Level float64
+	// HoldOut lists groups of sample indices (e.g. every sample of one row
+	// content, or the largest shapes) that are each held out in turn to
+	// estimate the model-form error (Fit.FormError). Nil: none.
+	HoldOut [][]int
 }
 
 // Candidate is one subset of terms tried by the selection, as recorded in a
@@ -120,6 +124,18 @@ type Fit struct {
 	Rule string `json:"rule"`
 	// Candidates lists every subset tried, empty when Terms were fixed.
 	Candidates []Candidate `json:"candidates,omitempty"`
+	// FormError is the model-form error: the relative (or, unweighted,
+	// absolute) error of predictions for held-out groups of samples —
+	// whole row-content classes, the largest shapes — beyond what the
+	// noise σ explains, sqrt(max(0, mean(e²) − σ²)) with e the held-out
+	// errors (FitOptions.HoldOut). Prediction intervals add it. 0: not
+	// estimated.
+	FormError float64 `json:"form_error,omitempty"`
+	// HoldOutError is sqrt(mean(e²)) over the held-out groups' samples.
+	HoldOutError float64 `json:"holdout_error,omitempty"`
+	// Range is the largest value of each feature over the samples: the
+	// calibrated range. Predictions beyond it widen (Model.Extrapolation).
+	Range *Shape `json:"range,omitempty"`
 }
 
 // Term returns the coefficient and standard error of the named term, and
@@ -179,6 +195,16 @@ func FitTarget(target, unit string, shapes []Shape, y []float64, opts FitOptions
 	if err != nil {
 		return Fit{}, fmt.Errorf("%s: %w", target, err)
 	}
+	if opts.Candidates == nil {
+		// The content terms are candidates only when the samples carry
+		// row content (a column of zeros identifies nothing).
+		opts.Candidates = slices.Clone(CountTerms)
+		for _, t := range []Term{TermJB, TermJP, TermLP} {
+			if d.varies(t) {
+				opts.Candidates = append(opts.Candidates, t)
+			}
+		}
+	}
 
 	fit := Fit{
 		Target:    target,
@@ -208,7 +234,61 @@ func FitTarget(target, unit string, shapes []Shape, y []float64, opts FitOptions
 	if err := d.finish(terms, &fit); err != nil {
 		return Fit{}, fmt.Errorf("%s: %w", target, err)
 	}
+	var rng Shape
+	for _, s := range shapes {
+		rng = Shape{U: max(rng.U, s.U), S: max(rng.S, s.S), R: max(rng.R, s.R), J: max(rng.J, s.J),
+			JB: max(rng.JB, s.JB), JP: max(rng.JP, s.JP), LP: max(rng.LP, s.LP)}
+	}
+	fit.Range = &rng
+	if len(opts.HoldOut) > 0 {
+		ho, err := d.holdOutError(terms, opts.HoldOut)
+		if err != nil {
+			return Fit{}, fmt.Errorf("%s: %w", target, err)
+		}
+		fit.HoldOutError = ho
+		fit.FormError = math.Sqrt(max(0, ho*ho-fit.Sigma*fit.Sigma))
+	}
 	return fit, nil
+}
+
+// holdOutError refits terms without each group in turn and returns the
+// root mean square of the standardised errors of the held-out samples.
+// Groups that leave fewer samples than terms are skipped.
+func (d *design) holdOutError(terms []Term, groups [][]int) (float64, error) {
+	var ss float64
+	var n int
+	for _, g := range groups {
+		out := map[int]bool{}
+		for _, i := range g {
+			if i < 0 || i >= len(d.y) {
+				return 0, fmt.Errorf("%w: hold-out index %d outside %d samples", ErrBadOptions, i, len(d.y))
+			}
+			out[i] = true
+		}
+		var rows []int
+		for i := range d.y {
+			if !out[i] {
+				rows = append(rows, i)
+			}
+		}
+		if len(rows) <= len(terms) || len(out) == 0 {
+			continue
+		}
+		beta, _, err := d.fit(rows, terms)
+		if err != nil {
+			continue
+		}
+		for i := range out {
+			mu := d.predict(i, terms, beta)
+			e := (d.y[i] - mu) / d.scale(i, mu)
+			ss += e * e
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return math.Sqrt(ss / float64(n)), nil
 }
 
 func (o FitOptions) withDefaults() (FitOptions, error) {
@@ -232,12 +312,9 @@ func (o FitOptions) withDefaults() (FitOptions, error) {
 		errs = append(errs, fmt.Errorf("%w: fixed terms %v lack the constant; add TermConst", ErrBadOptions, o.Terms))
 	}
 	for _, t := range append(slices.Clone(o.Terms), o.Candidates...) {
-		if t < TermConst || t > TermJ {
+		if t < TermConst || t >= numTerms {
 			errs = append(errs, fmt.Errorf("%w: unknown term %d", ErrBadOptions, int(t)))
 		}
-	}
-	if o.Candidates == nil {
-		o.Candidates = []Term{TermU, TermS, TermR, TermJ}
 	}
 	if len(errs) > 0 {
 		return o, errors.Join(errs...)
@@ -254,18 +331,28 @@ func canonical(ts []Term) []Term {
 
 // design holds the samples.
 type design struct {
-	x        [][5]float64 // raw features per sample, indexed by Term
+	x        [][numTerms]float64 // raw features per sample, indexed by Term
 	y        []float64
 	relative bool
 	// floor is the absolute CV tolerance: 1e-9 of the error scale.
 	floor float64
 }
 
+// varies reports whether some sample has a non-zero value of term t.
+func (d *design) varies(t Term) bool {
+	for _, x := range d.x {
+		if x[t] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // irlsPasses is the number of reweighting passes of a relative fit.
 const irlsPasses = 2
 
 func newDesign(shapes []Shape, y []float64, w Weighting) (*design, error) {
-	d := &design{x: make([][5]float64, len(y)), y: y, relative: w == WeightRelative}
+	d := &design{x: make([][numTerms]float64, len(y)), y: y, relative: w == WeightRelative}
 	var errs []error
 	var ss float64
 	for i, s := range shapes {

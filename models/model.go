@@ -33,6 +33,8 @@ type Model struct {
 	sigma    float64
 	tq       float64 // t_{DoF,(1+Level)/2}
 	relative bool
+	form     float64 // model-form error (Fit.FormError)
+	rng      Shape   // calibrated range (zero: unknown)
 }
 
 // NewModel validates f and precomputes the t quantile. It fails with
@@ -55,6 +57,10 @@ func NewModel(f Fit) (*Model, error) {
 	w, _ := ParseWeighting(f.Weighting)
 	m.relative = w == WeightRelative
 	m.tq = tQuantile(f.DoF, (1+f.Level)/2)
+	m.form = f.FormError
+	if f.Range != nil {
+		m.rng = *f.Range
+	}
 	return m, nil
 }
 
@@ -75,16 +81,35 @@ func (m *Model) Fit() Fit { return m.fit }
 // Terms returns the model's terms in canonical order.
 func (m *Model) Terms() []Term { return append([]Term(nil), m.terms...) }
 
+// Extrapolation is how far s lies beyond the calibrated range on the
+// model's own terms: the largest ratio x₀_k / max_i x_ik over the model's
+// non-constant terms (≤ 1 inside the range; 0 when the fit has no range).
+func (m *Model) Extrapolation(s Shape) float64 {
+	var r float64
+	for _, t := range m.terms {
+		if t == TermConst {
+			continue
+		}
+		top := m.rng.Value(t)
+		if top <= 0 {
+			continue
+		}
+		r = max(r, s.Value(t)/top)
+	}
+	return r
+}
+
 // Predict returns ŷ₀ = Σ_k Coef_k·x₀_k and the interval
 //
-//	ŷ₀ ± t_{DoF,(1+Level)/2} · σ · sqrt(v₀ + x₀ᵀ·C·x₀)
+//	ŷ₀ ± t_{DoF,(1+Level)/2} · sqrt(σ²·(v₀ + x₀ᵀ·C·x₀) + (g·f)²·v₀)
 //
-// with C = (XᵀWX)⁻¹ (Fit.CovUnscaled) and v₀ = 1 for unweighted fits or
-// v₀ = ŷ₀² for relative weighting (noise proportional to the value). It
-// allocates nothing. Shapes far outside the calibrated range get wide
-// intervals only through x₀ᵀCx₀; the model form itself is extrapolated.
+// with C = (XᵀWX)⁻¹ (Fit.CovUnscaled), v₀ = 1 for unweighted fits or
+// v₀ = ŷ₀² for relative weighting (noise proportional to the value), f the
+// model-form error (Fit.FormError, estimated from held-out groups) and
+// g = max(1, Extrapolation(s)): beyond the calibrated range the form error
+// grows in proportion to the distance. It allocates nothing.
 func (m *Model) Predict(s Shape) Prediction {
-	var x [5]float64
+	var x [numTerms]float64
 	p := len(m.terms)
 	var point float64
 	for k, t := range m.terms {
@@ -104,7 +129,9 @@ func (m *Model) Predict(s Shape) Prediction {
 	if m.relative {
 		v0 = point * point
 	}
-	half := m.tq * m.sigma * math.Sqrt(v0+max(q, 0))
+	g := max(1, m.Extrapolation(s))
+	fe := g * m.form
+	half := m.tq * math.Sqrt(m.sigma*m.sigma*(v0+max(q, 0))+fe*fe*v0)
 	return Prediction{Point: point, Lower: max(point-half, 0), Upper: point + half}
 }
 

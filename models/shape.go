@@ -14,24 +14,83 @@ import (
 //	R = Σ_u R_u, spawner rows whose server_id is set ("running" in the DB, pending spawns included)
 //	J = Σ_u R_u·S_u, the rows materialised by the 5.0–5.3 init_spawners query
 //
+// and three features of what the rows carry (see "Row content" in the
+// package documentation), with B(s) the JSON text bytes of spawner s's
+// state and user_options columns and P(s) the bytes of the Python objects
+// they parse into (PyJSONSize):
+//
+//	JB = Σ_u (R_u·B_u + S_u·B^R_u)   JSON text carried by the joined rows
+//	JP = Σ_u (R_u·P_u + S_u·P^R_u)   parsed JSON of the joined rows
+//	LP = Σ_u P^R_u + Σ_{u: R_u>0} P_u  parsed JSON of the linear query
+//
+// where B_u, P_u sum over all of u's rows and B^R_u, P^R_u over its running
+// ones. A Shape built from counts alone has JB = JP = LP = 0 (content
+// unknown): models whose terms include them then predict from the counts.
+//
 // Fields are float64 so that very large hypothetical shapes (J grows
 // quadratically) stay exact up to 2^53 and feed the regression directly.
 // A consistent Shape satisfies 0 ≤ R ≤ S, R ≤ J ≤ R·S and U ≥ 1 when S > 0
 // (see Shape.Validate).
 type Shape struct {
-	U float64 `json:"users"`
-	S float64 `json:"spawner_rows"`
-	R float64 `json:"running"`
-	J float64 `json:"joined_rows"`
+	U  float64 `json:"users"`
+	S  float64 `json:"spawner_rows"`
+	R  float64 `json:"running"`
+	J  float64 `json:"joined_rows"`
+	JB float64 `json:"joined_bytes,omitempty"`
+	JP float64 `json:"joined_pybytes,omitempty"`
+	LP float64 `json:"linear_pybytes,omitempty"`
 }
 
-// UserShape is one user's row counts: S spawner rows in total (including the
-// default "" row if it exists) of which R have a server row.
+// UserShape is one user's rows: S spawner rows in total (including the
+// default "" row if it exists) of which R have a server row, and what
+// they carry: Bytes and Py over all S rows, RunBytes and RunPy over the R
+// running ones (JSON text bytes and parsed Python bytes of state and
+// user_options; see Shape).
 type UserShape struct {
-	Name string `json:"name"`
-	S    int    `json:"spawners"`
-	R    int    `json:"running"`
+	Name     string  `json:"name"`
+	S        int     `json:"spawners"`
+	R        int     `json:"running"`
+	Bytes    float64 `json:"state_bytes,omitempty"`
+	RunBytes float64 `json:"running_state_bytes,omitempty"`
+	Py       float64 `json:"pybytes,omitempty"`
+	RunPy    float64 `json:"running_pybytes,omitempty"`
 }
+
+// add adds user u's rows to s.
+func (s *Shape) add(u UserShape) {
+	r, n := float64(u.R), float64(u.S)
+	s.U++
+	s.S += n
+	s.R += r
+	s.J += r * n
+	s.JB += r*u.Bytes + n*u.RunBytes
+	s.JP += r*u.Py + n*u.RunPy
+	if u.R > 0 {
+		s.LP += u.RunPy + u.Py
+	}
+}
+
+// RowContent is what each spawner row of a hypothetical shape carries:
+// JSON text bytes and parsed Python bytes (PyJSONSize) of state plus
+// user_options, for a running row and for a stopped one (a stopped row keeps
+// its user_options; its state is what the spawner's clear_state left).
+type RowContent struct {
+	RunBytes, RunPy         float64
+	StoppedBytes, StoppedPy float64
+}
+
+// User returns the UserShape of a user with s rows of which r run, every
+// row carrying c.
+func (c RowContent) User(name string, s, r int) UserShape {
+	st := float64(s - r)
+	rf := float64(r)
+	return UserShape{Name: name, S: s, R: r,
+		Bytes: rf*c.RunBytes + st*c.StoppedBytes, RunBytes: rf * c.RunBytes,
+		Py: rf*c.RunPy + st*c.StoppedPy, RunPy: rf * c.RunPy}
+}
+
+// IsZero reports whether c carries nothing (content unknown).
+func (c RowContent) IsZero() bool { return c == RowContent{} }
 
 // ErrInvalidShape reports counts that no hub database can have (negative
 // counts, more running servers than spawner rows, mismatched lists).
@@ -47,10 +106,11 @@ func ShapeOf(users []UserShape) (Shape, error) {
 			return Shape{}, fmt.Errorf("%w: user %d (%q) has %d spawner rows and %d running; need 0 ≤ running ≤ spawners",
 				ErrInvalidShape, i, u.Name, u.S, u.R)
 		}
-		sh.U++
-		sh.S += float64(u.S)
-		sh.R += float64(u.R)
-		sh.J += float64(u.R) * float64(u.S)
+		if !(u.Bytes >= 0 && u.RunBytes >= 0 && u.Py >= 0 && u.RunPy >= 0) || u.RunBytes > u.Bytes || u.RunPy > u.Py {
+			return Shape{}, fmt.Errorf("%w: user %d (%q) has content bytes %v (running %v), Python bytes %v (running %v); need 0 ≤ running ≤ all",
+				ErrInvalidShape, i, u.Name, u.Bytes, u.RunBytes, u.Py, u.RunPy)
+		}
+		sh.add(u)
 	}
 	return sh, nil
 }
@@ -80,6 +140,28 @@ func OneUser(k int) Shape {
 	}
 	f := float64(k)
 	return Shape{U: 1, S: f + 1, R: f, J: f * (f + 1)}
+}
+
+// OneUserWith is OneUser(k) with every row carrying c.
+func OneUserWith(k int, c RowContent) Shape {
+	if k < 0 {
+		panic(fmt.Sprintf("models: OneUserWith(%d): k must be ≥ 0", k))
+	}
+	var sh Shape
+	sh.add(c.User("", k+1, k))
+	return sh
+}
+
+// EvenWith is Even(n, s) with every row carrying c.
+func EvenWith(n, s int, c RowContent) Shape {
+	if n < 0 || s < 0 {
+		panic(fmt.Sprintf("models: EvenWith(%d, %d): counts must be ≥ 0", n, s))
+	}
+	var sh Shape
+	u := c.User("", s, s)
+	sh.add(u)
+	nf := float64(n)
+	return Shape{U: nf, S: nf * sh.S, R: nf * sh.R, J: nf * sh.J, JB: nf * sh.JB, JP: nf * sh.JP, LP: nf * sh.LP}
 }
 
 // Even is n users each with s spawner rows, all running (the default row is
@@ -128,31 +210,54 @@ func Plus(base []UserShape, user string, k int) (Shape, error) {
 //
 //	J(k) = J − R_x·S_x + (R_x+k)(S_x+k)
 func PlusFamily(base []UserShape, user string) (func(k int) Shape, error) {
+	return PlusFamilyWith(base, user, RowContent{})
+}
+
+// PlusFamilyWith is PlusFamily where each added running server carries c
+// (c's running figures; a new user's default row carries c's stopped ones).
+// The content features of the other users are kept as they are.
+func PlusFamilyWith(base []UserShape, user string, c RowContent) (func(k int) Shape, error) {
 	sh, err := ShapeOf(base)
 	if err != nil {
 		return nil, err
 	}
-	var sx, rx float64
+	x := UserShape{Name: user}
 	found := false
 	for _, u := range base {
 		if u.Name == user {
-			sx += float64(u.S)
-			rx += float64(u.R)
+			x.S += u.S
+			x.R += u.R
+			x.Bytes += u.Bytes
+			x.RunBytes += u.RunBytes
+			x.Py += u.Py
+			x.RunPy += u.RunPy
 			found = true
 		}
 	}
-	if !found {
-		sh.U++
-		sh.S++
-		sx = 1
+	var rest Shape
+	if found {
+		var xs Shape
+		xs.add(x)
+		rest = Shape{U: sh.U - 1, S: sh.S - xs.S, R: sh.R - xs.R, J: sh.J - xs.J, JB: sh.JB - xs.JB, JP: sh.JP - xs.JP, LP: sh.LP - xs.LP}
+	} else {
+		rest = sh
+		x = c.User(user, 1, 0)
 	}
-	j0 := sh.J - rx*sx
 	return func(k int) Shape {
 		if k < 0 {
 			panic(fmt.Sprintf("models: Plus family called with k = %d; k must be ≥ 0", k))
 		}
 		f := float64(k)
-		return Shape{U: sh.U, S: sh.S + f, R: sh.R + f, J: j0 + (rx+f)*(sx+f)}
+		u := x
+		u.S += k
+		u.R += k
+		u.Bytes += f * c.RunBytes
+		u.RunBytes += f * c.RunBytes
+		u.Py += f * c.RunPy
+		u.RunPy += f * c.RunPy
+		out := rest
+		out.add(u)
+		return out
 	}, nil
 }
 
@@ -165,7 +270,8 @@ func (s Shape) Validate() []error {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"users", s.U}, {"spawner_rows", s.S}, {"running", s.R}, {"joined_rows", s.J}} {
+	}{{"users", s.U}, {"spawner_rows", s.S}, {"running", s.R}, {"joined_rows", s.J},
+		{"joined_bytes", s.JB}, {"joined_pybytes", s.JP}, {"linear_pybytes", s.LP}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
 			errs = append(errs, fmt.Errorf("%w: %s = %v, want a finite count ≥ 0", ErrInvalidShape, f.name, f.v))
 		}
@@ -202,11 +308,21 @@ func (s Shape) Value(t Term) float64 {
 		return s.R
 	case TermJ:
 		return s.J
+	case TermJB:
+		return s.JB
+	case TermJP:
+		return s.JP
+	case TermLP:
+		return s.LP
 	}
 	panic(fmt.Sprintf("models: unknown term %d", int(t)))
 }
 
 // atMost reports whether every feature of s is ≤ the same feature of t.
 func (s Shape) atMost(t Shape) bool {
-	return s.U <= t.U && s.S <= t.S && s.R <= t.R && s.J <= t.J
+	return s.U <= t.U && s.S <= t.S && s.R <= t.R && s.J <= t.J &&
+		s.JB <= t.JB && s.JP <= t.JP && s.LP <= t.LP
 }
+
+// HasContent reports whether s carries row-content features.
+func (s Shape) HasContent() bool { return s.JB > 0 || s.JP > 0 || s.LP > 0 }

@@ -14,7 +14,7 @@ func TestShapeOf(t *testing.T) {
 	}{
 		{
 			intent: "the 5.3 incident shape: J multiplies each user's running servers by all their rows",
-			users:  []UserShape{{"a", 3, 2}, {"b", 1, 0}, {"c", 10, 10}},
+			users:  []UserShape{{Name: "a", S: 3, R: 2}, {Name: "b", S: 1, R: 0}, {Name: "c", S: 10, R: 10}},
 			want:   Shape{U: 3, S: 14, R: 12, J: 2*3 + 0 + 10*10},
 		},
 		{
@@ -24,17 +24,17 @@ func TestShapeOf(t *testing.T) {
 		},
 		{
 			intent: "a user with rows but nothing running adds to S only",
-			users:  []UserShape{{"idle", 5, 0}},
+			users:  []UserShape{{Name: "idle", S: 5, R: 0}},
 			want:   Shape{U: 1, S: 5},
 		},
 		{
 			intent: "more running servers than rows cannot exist",
-			users:  []UserShape{{"x", 1, 2}},
+			users:  []UserShape{{Name: "x", S: 1, R: 2}},
 			err:    true,
 		},
 		{
 			intent: "negative counts are rejected",
-			users:  []UserShape{{"x", -1, 0}},
+			users:  []UserShape{{Name: "x", S: -1, R: 0}},
 			err:    true,
 		},
 	}
@@ -101,7 +101,7 @@ func TestGenerators(t *testing.T) {
 }
 
 func TestPlus(t *testing.T) {
-	base := []UserShape{{"alice", 3, 1}, {"bob", 5, 5}, {"carol", 1, 0}}
+	base := []UserShape{{Name: "alice", S: 3, R: 1}, {Name: "bob", S: 5, R: 5}, {Name: "carol", S: 1, R: 0}}
 	cases := []struct {
 		intent string
 		user   string
@@ -109,11 +109,11 @@ func TestPlus(t *testing.T) {
 		after  []UserShape // base with the change applied by hand
 	}{
 		{"an existing user's new servers multiply with all their rows", "bob", 4,
-			[]UserShape{{"alice", 3, 1}, {"bob", 9, 9}, {"carol", 1, 0}}},
+			[]UserShape{{Name: "alice", S: 3, R: 1}, {Name: "bob", S: 9, R: 9}, {Name: "carol", S: 1, R: 0}}},
 		{"a user with stopped rows: the stopped rows join every new running one", "alice", 2,
-			[]UserShape{{"alice", 5, 3}, {"bob", 5, 5}, {"carol", 1, 0}}},
+			[]UserShape{{Name: "alice", S: 5, R: 3}, {Name: "bob", S: 5, R: 5}, {Name: "carol", S: 1, R: 0}}},
 		{"a new user arrives with a stopped default row, as OneUser", "dave", 3,
-			[]UserShape{{"alice", 3, 1}, {"bob", 5, 5}, {"carol", 1, 0}, {"dave", 4, 3}}},
+			[]UserShape{{Name: "alice", S: 3, R: 1}, {Name: "bob", S: 5, R: 5}, {Name: "carol", S: 1, R: 0}, {Name: "dave", S: 4, R: 3}}},
 		{"k = 0 leaves today's database unchanged", "carol", 0, base},
 	}
 	for _, c := range cases {
@@ -127,7 +127,7 @@ func TestPlus(t *testing.T) {
 		}
 	}
 	// An inconsistent base is reported, not summed.
-	if _, err := Plus([]UserShape{{"x", 1, 3}}, "x", 1); !errors.Is(err, ErrInvalidShape) {
+	if _, err := Plus([]UserShape{{Name: "x", S: 1, R: 3}}, "x", 1); !errors.Is(err, ErrInvalidShape) {
 		t.Errorf("bad base: err = %v, want ErrInvalidShape", err)
 	}
 	// A negative k is a caller error.

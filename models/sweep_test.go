@@ -13,13 +13,13 @@ import (
 // [1 U S R J] with each column scaled to unit norm (scaling removes the
 // units, so what remains measures collinearity).
 func conditionNumber(shapes []Shape) float64 {
-	a := mat.NewDense(len(shapes), len(AllTerms), nil)
+	a := mat.NewDense(len(shapes), len(CountTerms)+1, nil)
 	for i, s := range shapes {
-		for j, t := range AllTerms {
+		for j, t := range append([]Term{TermConst}, CountTerms...) {
 			a.Set(i, j, s.Value(t))
 		}
 	}
-	for j := range AllTerms {
+	for j := range len(CountTerms) + 1 {
 		n := mat.Norm(a.ColView(j), 2)
 		for i := range shapes {
 			a.Set(i, j, a.At(i, j)/n)

@@ -10,19 +10,29 @@ import (
 type Term int
 
 // The candidate terms, in their canonical order. Their String forms ("1",
-// "U", "S", "R", "J") are the names used in calibration files.
+// "U", "S", "R", "J", "JB", "JP", "LP") are the names used in calibration
+// files. The content terms JB, JP and LP are derived in the package
+// documentation ("Row content").
 const (
 	TermConst Term = iota // 1: memory of an empty hub (interpreter, imports)
 	TermU                 // U: users (User rows and UserDict wrappers)
 	TermS                 // S: spawner rows
 	TermR                 // R: running servers (Spawner objects, poll callbacks, routes)
 	TermJ                 // J: Σ R_u·S_u joined rows (5.0–5.3 init_spawners)
+	TermJB                // JB: JSON text bytes carried by the joined rows (5.0–5.3)
+	TermJP                // JP: Python object bytes of the JSON parsed for the joined rows (5.0–5.3)
+	TermLP                // LP: Python object bytes of the JSON the linear query parses (3.x–4.x, ≥ 5.4.3)
+	numTerms
 )
 
 // AllTerms lists every term in canonical order.
-var AllTerms = []Term{TermConst, TermU, TermS, TermR, TermJ}
+var AllTerms = []Term{TermConst, TermU, TermS, TermR, TermJ, TermJB, TermJP, TermLP}
 
-var termNames = [...]string{"1", "U", "S", "R", "J"}
+// CountTerms are the terms of the row counts alone, the candidates of a
+// calibration whose rows all carry the same content.
+var CountTerms = []Term{TermU, TermS, TermR, TermJ}
+
+var termNames = [numTerms]string{"1", "U", "S", "R", "J", "JB", "JP", "LP"}
 
 // String returns the term's name in calibration files.
 func (t Term) String() string {

@@ -47,7 +47,7 @@ func TestThreshold(t *testing.T) {
 	quad := handModel(t, []string{"1", "R", "J"}, []float64{60 * mib, 4 * kib, 2.4 * kib}, 0.05)
 	lin := handModel(t, []string{"1", "R", "S"}, []float64{60 * mib, 4 * kib, 1 * kib}, 0.05)
 	flat := handModel(t, []string{"1"}, []float64{60 * mib}, 0.05)
-	base := []UserShape{{"alice", 10, 4}, {"bob", 300, 300}}
+	base := []UserShape{{Name: "alice", S: 10, R: 4}, {Name: "bob", S: 300, R: 300}}
 	plusBob, err := PlusFamily(base, "bob")
 	if err != nil {
 		t.Fatal(err)

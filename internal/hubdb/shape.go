@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/hubcap-dev/hubcap/models"
 )
 
 // Shape is what a hub database holds that drives the hub's start-up cost
@@ -36,20 +38,31 @@ type Shape struct {
 }
 
 // UserShape is one user's counts: S spawner rows (including the default ""
-// row if it exists), R of them with a server, J = R·S joined rows, and
-// Bytes = the bytes of state and user_options over the user's S rows (so the
-// 5.0–5.3 join copies R·Bytes bytes of them for this user).
+// row if it exists), R of them with a server, J = R·S joined rows, and what
+// the rows carry (state plus user_options): Bytes of JSON text over the S
+// rows and RunBytes over the R running ones; Py and RunPy the same for the
+// Python objects they parse into (models.PyJSONSize). The 5.0–5.3 join
+// parses both spawners of each of its R·S rows: R·Py + S·RunPy.
 type UserShape struct {
-	Name  string `json:"name"`
-	S     int64  `json:"spawners"`
-	R     int64  `json:"running"`
-	J     int64  `json:"joined_rows"`
-	Bytes int64  `json:"state_bytes"`
+	Name     string `json:"name"`
+	S        int64  `json:"spawners"`
+	R        int64  `json:"running"`
+	J        int64  `json:"joined_rows"`
+	Bytes    int64  `json:"state_bytes"`
+	RunBytes int64  `json:"running_state_bytes"`
+	Py       int64  `json:"pybytes"`
+	RunPy    int64  `json:"running_pybytes"`
 }
 
 // StateStats are sizes, in bytes, of the spawners.state and
-// spawners.user_options columns (JSON text; NULL counts as 0 bytes). Every
-// byte is multiplied in the 5.0–5.3 join: JoinedBytes = Σ_u R_u·Bytes_u.
+// spawners.user_options columns (JSON text; NULL counts as 0 bytes) and the
+// row-content features of models.Shape:
+//
+//	JoinedBytes   JB = Σ_u (R_u·Bytes_u + S_u·RunBytes_u)
+//	JoinedPyBytes JP = Σ_u (R_u·Py_u + S_u·RunPy_u)
+//	LinearPyBytes LP = Σ_u RunPy_u + Σ_{u: R_u>0} Py_u
+//
+// BadJSON counts columns that are not JSON (counted as text only).
 type StateStats struct {
 	Rows                int64   `json:"rows"`
 	AvgStateBytes       float64 `json:"avg_state_bytes"`
@@ -57,6 +70,9 @@ type StateStats struct {
 	AvgUserOptionsBytes float64 `json:"avg_user_options_bytes"`
 	MaxUserOptionsBytes int64   `json:"max_user_options_bytes"`
 	JoinedBytes         int64   `json:"joined_bytes"`
+	JoinedPyBytes       int64   `json:"joined_pybytes"`
+	LinearPyBytes       int64   `json:"linear_pybytes"`
+	BadJSON             int64   `json:"bad_json,omitempty"`
 }
 
 // Shape reads the shape of the database in one read-only transaction: one
@@ -79,35 +95,82 @@ func (db *DB) Shape(ctx context.Context) (Shape, error) {
 
 func (db *DB) shape(ctx context.Context, q querier) (Shape, error) {
 	st, uo := db.dia.byteLen("s.state"), db.dia.byteLen("s.user_options")
-	// Aggregate spawners per user first (one scan, no per-user lookups),
-	// then attach names; users without spawners keep S = R = 0.
-	perUser := `SELECT COALESCE(u.name, ''), COALESCE(a.s, 0), COALESCE(a.r, 0), COALESCE(a.b, 0)
-FROM users u LEFT JOIN (
-	SELECT s.user_id AS user_id, COUNT(*) AS s, COUNT(s.server_id) AS r, SUM(` + st + ` + ` + uo + `) AS b
-	FROM spawners s WHERE s.user_id IS NOT NULL GROUP BY s.user_id
-) a ON a.user_id = u.id`
-	rows, err := q.Query(ctx, perUser)
+	// Every user, then every spawner row with its JSON columns (one scan
+	// each, no per-user lookups): the parsed size of each column needs its
+	// text. Users without spawners keep S = R = 0.
+	rows, err := q.Query(ctx, `SELECT u.id, COALESCE(u.name, '') FROM users u`)
 	if err != nil {
 		return Shape{}, err
 	}
 	var sh Shape
+	byID := map[int64]int{}
 	for rows.Next() {
+		var id int64
 		var u UserShape
-		if err := rows.Scan(&u.Name, &u.S, &u.R, &u.Bytes); err != nil {
+		if err := rows.Scan(&id, &u.Name); err != nil {
 			rows.Close()
 			return Shape{}, err
 		}
-		u.J = u.R * u.S
-		sh.U++
-		sh.S += u.S
-		sh.R += u.R
-		sh.J += u.J
-		sh.State.JoinedBytes += u.R * u.Bytes
+		byID[id] = len(sh.PerUser)
 		sh.PerUser = append(sh.PerUser, u)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return Shape{}, err
+	}
+	rows, err = q.Query(ctx, `SELECT s.user_id, CASE WHEN s.server_id IS NULL THEN 0 ELSE 1 END,
+	COALESCE(s.state, ''), COALESCE(s.user_options, '')
+FROM spawners s WHERE s.user_id IS NOT NULL`)
+	if err != nil {
+		return Shape{}, err
+	}
+	for rows.Next() {
+		var uid, running int64
+		var state, opts []byte
+		if err := rows.Scan(&uid, &running, &state, &opts); err != nil {
+			rows.Close()
+			return Shape{}, err
+		}
+		i, ok := byID[uid]
+		if !ok {
+			continue // a spawner of a user row that vanished: not joined
+		}
+		u := &sh.PerUser[i]
+		var b, py int64
+		for _, col := range [][]byte{state, opts} {
+			b += int64(len(col))
+			n, err := models.PyJSONSize(col)
+			if err != nil {
+				sh.State.BadJSON++
+				n = models.PyStrSize(string(col))
+			}
+			py += n
+		}
+		u.S++
+		u.Bytes += b
+		u.Py += py
+		if running != 0 {
+			u.R++
+			u.RunBytes += b
+			u.RunPy += py
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Shape{}, err
+	}
+	for i := range sh.PerUser {
+		u := &sh.PerUser[i]
+		u.J = u.R * u.S
+		sh.U++
+		sh.S += u.S
+		sh.R += u.R
+		sh.J += u.J
+		sh.State.JoinedBytes += u.R*u.Bytes + u.S*u.RunBytes
+		sh.State.JoinedPyBytes += u.R*u.Py + u.S*u.RunPy
+		if u.R > 0 {
+			sh.State.LinearPyBytes += u.RunPy + u.Py
+		}
 	}
 	slices.SortFunc(sh.PerUser, func(a, b UserShape) int {
 		return cmp.Or(cmp.Compare(b.J, a.J), cmp.Compare(b.S, a.S), cmp.Compare(a.Name, b.Name))

@@ -70,9 +70,15 @@ type DBOptions struct {
 	StateBytes int
 	// Namespace recorded in the state ("" = "jhub"), as the fleet spawner.
 	Namespace string
+	// StateKeys, if > 0, spreads the state's padding over that many keys
+	// (a state of many small fields, like a spawner that stores its
+	// environment) instead of one long string.
+	StateKeys int
 	// UserOptions stored for every server of the plan; nil = the fleet
 	// spawner's default {"profile": "workshop", "image": …}.
 	UserOptions map[string]any
+	// NoUserOptions stores none (NULL), as a hub without profiles does.
+	NoUserOptions bool
 	// Progress, when set, is called once with the servers written.
 	Progress func(done, total int)
 }
@@ -141,6 +147,7 @@ func ApplyDB(ctx context.Context, p Plan, o DBOptions) (DBResult, error) {
 		IP:          su.Hostname(),
 		Port:        port,
 		StateBytes:  o.StateBytes,
+		StateKeys:   o.StateKeys,
 		Namespace:   o.Namespace,
 		UserOptions: o.UserOptions,
 	}
@@ -150,7 +157,7 @@ func ApplyDB(ctx context.Context, p Plan, o DBOptions) (DBResult, error) {
 	if in.Namespace == "" {
 		in.Namespace = "jhub"
 	}
-	if in.UserOptions == nil {
+	if in.UserOptions == nil && !o.NoUserOptions {
 		in.UserOptions = map[string]any{"profile": "workshop", "image": "quay.io/jupyter/scipy-notebook:2025-03-17"}
 	}
 	total := 0
@@ -217,6 +224,12 @@ func (o DBOptions) validate(p Plan) error {
 	if o.StateBytes < 0 || o.StateBytes > 4<<20 {
 		errs = append(errs, fmt.Errorf("state bytes %d outside 0..4 MiB", o.StateBytes))
 	}
+	if o.StateKeys < 0 || o.StateKeys > 10000 {
+		errs = append(errs, fmt.Errorf("state keys %d outside 0..10000", o.StateKeys))
+	}
+	if o.NoUserOptions && o.UserOptions != nil {
+		errs = append(errs, errors.New("UserOptions given with NoUserOptions: choose one"))
+	}
 	seen := map[string]bool{}
 	for _, u := range p {
 		if u.Name == "" || len(u.Name) > 255 || strings.ContainsAny(u.Name, "/\x00") {
@@ -242,6 +255,7 @@ type dbInput struct {
 	IP          string         `json:"ip"`
 	Port        int            `json:"port"`
 	StateBytes  int            `json:"state_bytes"`
+	StateKeys   int            `json:"state_keys"`
 	Namespace   string         `json:"namespace"`
 	UserOptions map[string]any `json:"user_options"`
 	Users       []dbUser       `json:"users"`
@@ -344,18 +358,25 @@ user_role = orm.Role.find(db, "user")
 if user_role is None:
     sys.exit("the database has no 'user' role: start the hub once on it first")
 state_bytes = spec["state_bytes"]
+state_keys = spec.get("state_keys") or 0
 namespace = spec["namespace"]
 options = spec["user_options"]
 
 def fleet_state(user, server):
     # FleetSpawner.get_state: KubeSpawner-like fields padded to state_bytes
     pod = "jupyter-%s--%s" % (_k8s_safe(user), _k8s_safe(server)) if server else "jupyter-%s" % _k8s_safe(user)
-    state = {"pod_name": pod, "namespace": namespace, "dns_name": "%s.%s.svc.cluster.local" % (pod, namespace), "hubcap_padding": ""}
+    state = {"pod_name": pod, "namespace": namespace, "dns_name": "%s.%s.svc.cluster.local" % (pod, namespace)}
     missing = state_bytes - len(json.dumps(state))
-    if missing > 0:
-        state["hubcap_padding"] = "x" * missing
-    else:
-        del state["hubcap_padding"]
+    if missing <= 0:
+        return state
+    if state_keys <= 0:
+        state["hubcap_padding"] = ""
+        state["hubcap_padding"] = "x" * max(0, missing - len(', "hubcap_padding": ""'))
+        return state
+    # many small fields: "hubcap_fNNN": "vvv…", each ~missing/state_keys bytes
+    per = max(1, missing // state_keys - len(', "hubcap_f000": ""'))
+    for i in range(state_keys):
+        state["hubcap_f%03d" % i] = ("%s-%d-" % (server or "default", i) + "v" * per)[:per]
     return state
 
 out = {"new_users": 0, "new_rows": 0, "started": 0, "stopped": 0, "unchanged": 0, "tokens": [], "stopped_servers": []}
