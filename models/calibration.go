@@ -206,9 +206,10 @@ const TagContent = "content"
 
 // HoldOutGroups are the groups FitCalibration holds out to estimate the
 // model-form error: every sample of one row-content class (TagContent),
-// for each class when there are at least two, and the shapes of more than
-// half the largest J (if they are at most a third of the samples), which
-// tests extrapolation in size by a factor of about two.
+// for each class but the most common one (the main sweep's: it carries the
+// count families, so holding it out tests nothing about content), and the
+// shapes of more than half the largest J (if they are at most a third of
+// the samples), which tests extrapolation in size by a factor of about two.
 func HoldOutGroups(samples []Sample) [][]int {
 	var groups [][]int
 	byClass := map[string][]int{}
@@ -221,8 +222,16 @@ func HoldOutGroups(samples []Sample) [][]int {
 		byClass[c] = append(byClass[c], i)
 	}
 	if len(classes) > 1 {
+		main := classes[0]
 		for _, c := range classes {
-			groups = append(groups, byClass[c])
+			if len(byClass[c]) > len(byClass[main]) {
+				main = c
+			}
+		}
+		for _, c := range classes {
+			if c != main {
+				groups = append(groups, byClass[c])
+			}
 		}
 	}
 	if len(samples) >= 8 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/check"
 	"github.com/hubcap-dev/hubcap/internal/hub"
@@ -97,7 +98,13 @@ next start-up, and signs off against --memory-limit:
   PASS  the upper bound plus headroom fits under the limit
   WARN  within headroom of the limit, no limit given, calibration of another
         release, or a 5.x database without --release (worst case assumed)
-  FAIL  the predicted peak is over the limit (exit code 20)
+  FAIL  the predicted peak is over the limit, or the predicted start-up time
+        is over --startup-budget (exit code 20)
+
+The prediction uses what the rows carry (state and user_options, read from
+the database, or from the API with a token that has admin:server_state; else
+assumed and the interval widened). More than 1.5× beyond the calibrated range
+it is at most WARN: measure with hubcap replay instead.
 
 Every 5.x database has the same schema revision, so --db cannot tell 5.3.0
 (quadratic start-up) from 5.5.1 (linear): without --release the worst case
@@ -114,6 +121,8 @@ type checkFlags struct {
 	MemoryLimit string
 	JSON        bool
 	ArgvToken   string
+	// StartupBudgetD is --startup-budget.
+	StartupBudgetD time.Duration
 }
 
 func runCheck(ctx context.Context, stdio IO, args []string) error {
@@ -128,11 +137,17 @@ func runCheck(ctx context.Context, stdio IO, args []string) error {
 	fs.StringVar(&f.Calibration, "calibration", "", "calibration file (default: the shipped one closest to the release, from models/calibrations)")
 	fs.Float64Var(&f.Headroom, "headroom", check.DefaultHeadroom, "safety fraction above the prediction's upper bound (0.2 = 20%)")
 	fs.IntVar(&f.Top, "top", check.DefaultTop, "how many users to list by share of J")
+	fs.DurationVar(&f.StartupBudgetD, "startup-budget", time.Duration(check.DefaultStartupBudget)*time.Second,
+		"how long the deployment lets the hub start before its probe restarts it (liveness/startup probe: initialDelaySeconds + periodSeconds × failureThreshold); 0 = not checked")
 	fs.DurationVar(&f.Timeout, "timeout", 0, "per-request timeout for --hub (default 60s)")
 	fs.BoolVar(&f.JSON, "json", false, "print the report as JSON")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
+	if f.StartupBudgetD < 0 {
+		return withExitCode(ExitUsage, fmt.Errorf("--startup-budget %v: give a duration ≥ 0 (0 = not checked), e.g. 5m", f.StartupBudgetD))
+	}
+	f.StartupBudget = f.StartupBudgetD.Seconds()
 	if f.ArgvToken != "" {
 		return withExitCode(ExitUsage, fmt.Errorf("--token is refused: a token on the command line leaks into shell history and ps; export %s or pass --token-file FILE", TokenEnv))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ func init() {
 }
 
 const validateSynopsis = `validate --hub local:VERSION --limit 2Gi --shape one-user|even:N [--calibration FILE] [flags]
+       validate --matrix --hub local:VERSION [--limits 1Gi,2Gi,3Gi] [--calibration FILE] [-o table.md]
        validate --predict-only (--hub local:VERSION | --calibration FILE) --shape SPEC [--limit 3Gi]
 
 Without --predict-only: predicts the largest size k of the family whose
@@ -38,7 +40,15 @@ With --predict-only nothing runs: for a family, the predicted thresholds under
 95% intervals, whether they fit under --limit, and the limit the shape needs
 with 20% headroom. Fixed shapes:
   one-user:K  even:N:K  spread:R:S:H (one user holds fraction H of R running
-  servers and S rows)  incident (736 running, 1746 rows, H from 1 to 0)  U,S,R,J`
+  servers and S rows)  incident (736 running, 1746 rows, H from 1 to 0)  U,S,R,J
+
+With --matrix: the calibration against databases it never saw: 4 shape
+families (heavy, incident, pairs, square) × 3 row contents no calibration
+seeds (stateonly, kube1k, fields4k), each sized (J 50k–1M) so the prediction
+lands on either side of the limits, restarted without a limit (predicted vs
+measured peak, interval coverage) and, when the peak is within 30% of a
+limit, under that limit (the verdict against an OOM kill). Prints a Markdown
+table (also to -o FILE); exit 99 when a PASS was OOM-killed or a FAIL survived.`
 
 func runValidate(ctx context.Context, stdio IO, args []string) error {
 	var (
@@ -58,8 +68,16 @@ func runValidate(ctx context.Context, stdio IO, args []string) error {
 	fs.Float64Var(&resolution, "resolution", 0, "stop the bisection when the bracket is this fraction of k wide (0: to the server)")
 	fs.StringVar(&runDir, "run-dir", "", "keep the hub's run directory here (default: a temporary one)")
 	fs.BoolVar(&verbose, "v", false, "print the hub harness's lines")
+	var matrix bool
+	var limitsSpec, outFile string
+	fs.BoolVar(&matrix, "matrix", false, "run the validation matrix (see above)")
+	fs.StringVar(&limitsSpec, "limits", "1Gi,2Gi,3Gi", "with --matrix: memory limits whose verdicts are checked")
+	fs.StringVar(&outFile, "o", "", "with --matrix: also write the Markdown table to this file")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
+	}
+	if matrix {
+		return runMatrix(ctx, stdio, hubSpec, calPath, runDir, limitsSpec, outFile, jsonOut, verbose)
 	}
 	if shape == "" {
 		return withExitCode(ExitUsage, errors.New("--shape is required: one-user or even:N (see -h)"))
@@ -231,4 +249,76 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+func runMatrix(ctx context.Context, stdio IO, hubSpec, calPath, runDir, limitsSpec, outFile string, jsonOut, verbose bool) error {
+	rel, err := localRelease(hubSpec)
+	if err != nil {
+		return err
+	}
+	if calPath == "" {
+		calPath = defaultCalibrationPath(rel)
+	}
+	cal, err := models.LoadFile(calPath)
+	if err != nil {
+		return fmt.Errorf("%w (calibrate first: hubcap calibrate --hub local:%s)", err, rel)
+	}
+	var limits []int64
+	for _, f := range strings.Split(limitsSpec, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := proc.ParseSize(f)
+		if err != nil {
+			return withExitCode(ExitUsage, fmt.Errorf("--limits %q: %w", f, err))
+		}
+		limits = append(limits, n)
+	}
+	var logw io.Writer
+	if verbose {
+		logw = stdio.Stderr
+	}
+	fmt.Fprintf(stdio.Stderr, "validation matrix: jupyterhub %s, calibration %s\n", rel, calPath)
+	rows, err := calibrate.Matrix(ctx, calibrate.MatrixOptions{
+		Release: rel, RunDir: runDir, Calibration: cal, Limits: limits, Headroom: 0.2,
+		Progress: stdio.Stderr, Log: logw,
+	})
+	if err != nil && len(rows) == 0 {
+		return err
+	}
+	var werr error
+	if jsonOut {
+		werr = writeJSON(stdio.Stdout, rows)
+	} else {
+		werr = calibrate.MatrixTable(stdio.Stdout, rows)
+	}
+	if outFile != "" {
+		f, ferr := os.Create(outFile)
+		if ferr != nil {
+			return ferr
+		}
+		fmt.Fprintf(f, "JupyterHub %s, calibration %s\n\n", rel, calPath)
+		if terr := calibrate.MatrixTable(f, rows); terr != nil {
+			f.Close()
+			return terr
+		}
+		if cerr := f.Close(); cerr != nil {
+			return cerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
+	for _, r := range rows {
+		for _, v := range r.Verdicts {
+			if !v.Right {
+				return withExitCode(ExitThresholds, errSilentWrap(fmt.Errorf("%s/%s: predicted %s at %s but the hub %s", r.Content, r.Label, v.Predicted,
+					proc.FormatBytes(v.Limit), map[bool]string{true: "survived", false: "was OOM-killed"}[v.Survived])))
+			}
+		}
+	}
+	return nil
 }

@@ -92,7 +92,14 @@ type Options struct {
 	MaxMemory int64
 	// StateBytes is the fleet spawner's state size per running server
 	// (default 512); use what your spawner stores (KubeSpawner: ~0.5–2 KiB).
+	// It sets the main sweep's content.
 	StateBytes int
+	// Contents are the row contents swept (default CalibrationContents,
+	// the first with StateBytes): the first gets the main sweep, each
+	// other a probe and up to three shapes of the main sweep's families,
+	// sized to the memory cap by what the probe cost. A single content
+	// calibrates the counts only.
+	Contents []Content
 	// Repeats is how many times each shape is measured if the budget
 	// allows (default 2; at least 1).
 	Repeats int
@@ -153,6 +160,10 @@ func (o *Options) defaults() {
 	if o.Settle == 0 {
 		o.Settle = DefaultSettle
 	}
+	if o.Contents == nil {
+		o.Contents = append([]Content(nil), CalibrationContents...)
+		o.Contents[0].StateBytes = o.StateBytes
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -173,6 +184,8 @@ type run struct {
 	holds *step
 	// saved lists the snapshots taken, by label, with their plans.
 	saved map[string]step
+	// shapes caches the shape read from each snapshot's database.
+	shapes map[string]models.Shape
 }
 
 func (r *run) elapsed() time.Duration { return r.o.Now().Sub(r.t0) }
@@ -190,7 +203,7 @@ func Run(ctx context.Context, o Options) (cal models.Calibration, err error) {
 		return cal, errors.Join(errs...)
 	}
 	o.defaults()
-	r := &run{o: o, t0: o.Now(), saved: map[string]step{}}
+	r := &run{o: o, t0: o.Now(), saved: map[string]step{}, shapes: map[string]models.Shape{}}
 	if o.RunDir == "" {
 		dir, err := os.MkdirTemp("", "hubcap-calibrate-")
 		if err != nil {
@@ -243,9 +256,87 @@ func Run(ctx context.Context, o Options) (cal models.Calibration, err error) {
 	return cal, nil
 }
 
-// sweep measures the baseline and the probe, plans the rest from them,
-// measures every shape once, then repeats shapes while the budget lasts.
+// sweep measures the main content's sweep (mainSweep) in part of the
+// budget, then each other content on a few of its shapes (contentSweep).
 func (r *run) sweep(ctx context.Context) error {
+	if len(r.o.Contents) <= 1 {
+		return r.mainSweep(ctx)
+	}
+	full := r.o.Budget
+	r.o.Budget = time.Duration(float64(full) * mainShare)
+	err := r.mainSweep(ctx)
+	r.o.Budget = full
+	if err != nil {
+		return err
+	}
+	extras := r.o.Contents[1:]
+	for i, c := range extras {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// an equal share of what is left for each remaining content
+		share := r.left() / time.Duration(len(extras)-i)
+		if err := r.contentSweep(ctx, c, r.elapsed()+share); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mainShare is the part of the budget the main content's sweep gets when
+// other contents are swept too.
+const mainShare = 0.45
+
+// contentSweep measures content c until the run's elapsed time reaches
+// until: a one-user probe, then up to three of the main sweep's shapes
+// (the largest of the one-user, square and wide-stopped families) whose
+// estimated peak, at the probe's cost per joined row, fits the memory cap.
+func (r *run) contentSweep(ctx context.Context, c Content, until time.Duration) error {
+	probe := oneUserStep(probeServers / 2).withContent(c)
+	if ok, why := r.affordable(probe, true); !ok {
+		fmt.Fprintf(r.o.Progress, "  skip %-24s %s\n", probe.Label, why)
+		return nil
+	}
+	if err := r.measure(ctx, probe, 1); err != nil {
+		return err
+	}
+	last := r.samples[len(r.samples)-1]
+	perJ := math.Max(r.cost.perJ(), (last.PeakRSS-r.cost.base())/math.Max(last.Shape.J, 1))
+	capBytes := math.Min(float64(r.o.MaxMemory), 3<<30)
+	jcap := (capBytes - r.cost.base()) / perJ / 1.3
+	for _, fam := range []string{models.FamilyOneUser, models.FamilySquare, models.FamilyStopped} {
+		var best *step
+		for i := range r.measured {
+			st := r.measured[i]
+			if st.Family != fam || st.Content.Name != "" || st.Shape.J > jcap {
+				continue
+			}
+			if best == nil || st.Shape.J > best.Shape.J {
+				best = &r.measured[i]
+			}
+		}
+		if best == nil {
+			continue
+		}
+		st := best.withContent(c)
+		if r.elapsed() >= until {
+			return nil
+		}
+		wall := r.cost.cycle(st.Shape) * math.Max(1, perJ/math.Max(r.cost.perJ(), 1))
+		if need := wall + r.cost.seedTime(newRows(st.Plan, nil)); r.elapsed()+time.Duration(need*float64(time.Second)) > until+30*time.Second {
+			fmt.Fprintf(r.o.Progress, "  skip %-24s (estimated %.0fs, past this content's share)\n", st.Label, need)
+			continue
+		}
+		if err := r.measure(ctx, st, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mainSweep measures the baseline and the probe, plans the rest from them,
+// measures every shape once, then repeats shapes while the budget lasts.
+func (r *run) mainSweep(ctx context.Context) error {
 	base := stepFromSeed(models.Seed{Label: "baseline", Family: models.FamilyBaseline, Users: 1, RowsPerUser: 1})
 	probe := oneUserStep(probeServers)
 	for _, st := range []step{base, probe} {
@@ -386,7 +477,7 @@ func (r *run) affordable(st step, seedIt bool) (bool, string) {
 func (r *run) source(st step) *step {
 	var best *step
 	for _, sv := range r.saved {
-		if sv.Family != st.Family || !covers(st.Plan, sv.Plan) {
+		if sv.Family != st.Family || sv.Content.Name != st.Content.Name || !covers(st.Plan, sv.Plan) {
 			continue
 		}
 		if best == nil || sv.Shape.S > best.Shape.S {
@@ -424,7 +515,11 @@ func (r *run) measure(ctx context.Context, st step, rep int) error {
 				}
 			}
 			t := time.Now()
-			if _, err := s.seed(ctx, st.Plan); err != nil {
+			c := st.Content
+			if c.Name == "" {
+				c = r.o.Contents[0]
+			}
+			if _, err := s.seedContent(ctx, st.Plan, c); err != nil {
 				return err
 			}
 			seedSecs = time.Since(t).Seconds()
@@ -436,6 +531,15 @@ func (r *run) measure(ctx context.Context, st step, rep int) error {
 		}
 		r.holds = &st
 	}
+	if _, ok := r.shapes[st.Label]; !ok {
+		// the content features of what was seeded, read from the database
+		sh, err := readShape(ctx, s.live)
+		if err != nil {
+			return fmt.Errorf("calibrate: read the seeded database: %w", err)
+		}
+		r.shapes[st.Label] = sh
+	}
+	st.Shape = r.shapes[st.Label]
 	if err := s.syncRoutes(ctx, st.Plan); err != nil {
 		return err
 	}
@@ -455,6 +559,7 @@ func (r *run) measure(ctx context.Context, st step, rep int) error {
 		SteadyRSS:           float64(m.SteadyRSS),
 		Tags: map[string]string{
 			"plan": st.Label, "family": st.Family, "repeat": strconv.Itoa(rep),
+			models.TagContent:       contentName(st, r.o.Contents),
 			"peak_at_healthy_bytes": strconv.FormatInt(m.PeakAtHealthy, 10),
 			"wall_seconds":          strconv.FormatFloat(m.Wall.Seconds(), 'f', 2, 64),
 		},
@@ -470,8 +575,19 @@ func (r *run) measure(ctx context.Context, st step, rep int) error {
 	if !math.IsNaN(m.InitSpawners) {
 		init = fmt.Sprintf("%5.2fs", m.InitSpawners)
 	}
-	fmt.Fprintf(r.o.Progress, "  %-24s #%d  U=%-5.0f S=%-6.0f R=%-5.0f J=%-9.0f peak %9s  healthy %6.2fs  init %s  steady %9s  [%s/%s]\n",
-		st.Label, rep, st.Shape.U, st.Shape.S, st.Shape.R, st.Shape.J, proc.FormatBytes(m.PeakRSS), m.Seconds, init,
+	fmt.Fprintf(r.o.Progress, "  %-24s #%d  U=%-5.0f S=%-6.0f R=%-5.0f J=%-9.0f JP=%-7.3g peak %9s  healthy %6.2fs  init %s  steady %9s  [%s/%s]\n",
+		st.Label, rep, st.Shape.U, st.Shape.S, st.Shape.R, st.Shape.J, st.Shape.JP, proc.FormatBytes(m.PeakRSS), m.Seconds, init,
 		proc.FormatBytes(m.SteadyRSS), r.elapsed().Round(time.Second), r.o.Budget)
 	return nil
+}
+
+// contentName is the content class of st: its own, or the main sweep's.
+func contentName(st step, contents []Content) string {
+	if st.Content.Name != "" {
+		return st.Content.Name
+	}
+	if len(contents) > 0 {
+		return contents[0].Name
+	}
+	return ""
 }

@@ -18,6 +18,23 @@ type step struct {
 	Family string
 	Plan   seed.Plan
 	Shape  models.Shape
+	// Content is what the rows carry ("" name: the main sweep's, the first
+	// of the calibration's contents).
+	Content Content
+}
+
+// withContent is st seeded with content c: its own users (names prefixed
+// with c's name) and label.
+func (st step) withContent(c Content) step {
+	out := st
+	out.Content = c
+	out.Label = c.Name + "-" + st.Label
+	out.Plan = make(seed.Plan, len(st.Plan))
+	for i, u := range st.Plan {
+		u.Name = c.Name + "-" + u.Name
+		out.Plan[i] = u
+	}
+	return out
 }
 
 // User name prefixes of the sweep families: each family has its own users,
@@ -116,8 +133,8 @@ func sweepSteps(budget int, opts models.SweepOptions, done []step) ([]step, erro
 	var out []step
 	for _, s := range seeds {
 		st := stepFromSeed(s)
-		if slices.ContainsFunc(done, func(d step) bool { return d.Shape == st.Shape }) ||
-			slices.ContainsFunc(out, func(d step) bool { return d.Shape == st.Shape }) {
+		same := func(d step) bool { return sameCounts(d.Shape, st.Shape) }
+		if slices.ContainsFunc(done, same) || slices.ContainsFunc(out, same) {
 			continue
 		}
 		out = append(out, st)
@@ -276,4 +293,10 @@ func nnlsFit(shapes []models.Shape, y []float64, terms []models.Term) []float64 
 		}
 	}
 	return out
+}
+
+// sameCounts reports whether a and b have the same row counts (whatever
+// their content).
+func sameCounts(a, b models.Shape) bool {
+	return a.U == b.U && a.S == b.S && a.R == b.R && a.J == b.J
 }

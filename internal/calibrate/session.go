@@ -179,14 +179,18 @@ func (s *session) restore(label string) error {
 
 // seed writes p into the live database with the fast path (hub stopped).
 func (s *session) seed(ctx context.Context, p seed.Plan) (seed.DBResult, error) {
+	return s.seedContent(ctx, p, Content{StateBytes: s.stateBytes})
+}
+
+// seedContent writes p with rows carrying c (hub stopped).
+func (s *session) seedContent(ctx context.Context, p seed.Plan, c Content) (seed.DBResult, error) {
 	if s.hubUp {
 		return seed.DBResult{}, errors.New("calibrate: internal error: seeding while the hub runs")
 	}
-	return seed.ApplyDB(ctx, p, seed.DBOptions{
+	return seed.ApplyDB(ctx, p, c.dbOptions(seed.DBOptions{
 		Python: s.python, DB: s.live, Fleet: s.l.Fleet, ServerURL: s.l.FleetURL,
-		HubAPIURL:  fmt.Sprintf("http://127.0.0.1:%d/hub/api", s.l.Hub.Ports().Hub),
-		StateBytes: s.stateBytes,
-	})
+		HubAPIURL: fmt.Sprintf("http://127.0.0.1:%d/hub/api", s.l.Hub.Ports().Hub),
+	}))
 }
 
 // setLimit sets the memory limit of the next start (0: none).

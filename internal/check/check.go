@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
+	"github.com/hubcap-dev/hubcap/models"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -56,6 +57,9 @@ type Options struct {
 	CalibrationsDir string
 	// Top is how many users to list (default DefaultTop).
 	Top int
+	// StartupBudget is the start-up time the deployment allows, seconds
+	// (0: not checked; the CLI's default is DefaultStartupBudget).
+	StartupBudget float64
 	// HTTPClient is used for Hub (nil: hubapi's default client).
 	HTTPClient *http.Client
 	// Timeout bounds each API request (default 60 s).
@@ -178,7 +182,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			linear = &lm
 		}
 	}
-	r, err := Evaluate(in, rel, m, match, linear, Settings{MemoryLimit: o.MemoryLimit, Headroom: o.Headroom, Top: o.Top})
+	r, err := Evaluate(in, rel, m, match, linear, Settings{MemoryLimit: o.MemoryLimit, Headroom: o.Headroom, Top: o.Top, StartupBudget: o.StartupBudget})
 	if err != nil {
 		return nil, err
 	}
@@ -209,10 +213,11 @@ func ReadDB(ctx context.Context, dsn string) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	in.Shape = Shape{Users: make([]UserShape, len(sh.PerUser)), State: &sh.State, NamesKnown: true}
+	in.Shape = Shape{Users: make([]UserShape, len(sh.PerUser)), State: &sh.State, NamesKnown: true, ContentKnown: true}
 	names := make([]string, len(sh.PerUser))
 	for i, u := range sh.PerUser {
-		in.Shape.Users[i] = UserShape{Name: u.Name, S: u.S, R: u.R}
+		in.Shape.Users[i] = UserShape{Name: u.Name, S: u.S, R: u.R,
+			Bytes: u.Bytes, RunBytes: u.RunBytes, Py: u.Py, RunPy: u.RunPy}
 		names[i] = u.Name
 	}
 	stopped, err := db.StoppedServers(ctx, names)
@@ -258,8 +263,14 @@ func ReadHub(ctx context.Context, baseURL, token string, hc *http.Client, timeou
 	}
 	in := Input{Source: Source{Kind: KindHub, Location: c.BaseURL()}, HubVersion: v.Raw}
 	in.Shape.NamesKnown = true
+	content := hubContent(users)
+	in.Shape.ContentKnown = content != nil
 	for _, sh := range hubapi.ShapeFromUsers(users).PerUser {
-		in.Shape.Users = append(in.Shape.Users, UserShape{Name: sh.Name, S: sh.S, R: sh.R})
+		u := UserShape{Name: sh.Name, S: sh.S, R: sh.R}
+		if c, ok := content[sh.Name]; ok {
+			u.Bytes, u.RunBytes, u.Py, u.RunPy = c.Bytes, c.RunBytes, c.Py, c.RunPy
+		}
+		in.Shape.Users = append(in.Shape.Users, u)
 	}
 	stopped := map[string][]string{}
 	for _, u := range users {
@@ -375,4 +386,52 @@ func tokenError(base string, err error) error {
 		}
 	}
 	return err
+}
+
+// hubContent sizes every server's state and user_options as the hub's API
+// sent them, per user; nil when no server came with its state (the token
+// lacks admin:server_state), as then the content is not known. The API
+// sends the spawner's get_state(), which for most spawners is what the
+// database holds.
+func hubContent(users []hubapi.User) map[string]UserShape {
+	seen := false
+	out := map[string]UserShape{}
+	for _, u := range users {
+		var c UserShape
+		for _, s := range u.Servers {
+			if s.State != nil {
+				seen = true
+			}
+			var b, py int64
+			for _, col := range [][]byte{s.State, jsonOf(s.UserOptions)} {
+				b += int64(len(col))
+				if n, err := models.PyJSONSize(col); err == nil {
+					py += n
+				}
+			}
+			c.Bytes += b
+			c.Py += py
+			if s.Active() {
+				c.RunBytes += b
+				c.RunPy += py
+			}
+		}
+		out[u.Name] = c
+	}
+	if !seen {
+		return nil
+	}
+	return out
+}
+
+// jsonOf encodes v as the hub stores it (nil for a nil map: NULL).
+func jsonOf(v map[string]any) []byte {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -40,6 +40,12 @@ type UserShape struct {
 	// StoppedServers are the names of the user's stopped named servers, when
 	// the source knows them (the hub API does; hubdb reports counts only).
 	StoppedServers []string `json:"stopped_servers,omitempty"`
+	// What the rows carry (state + user_options): JSON text bytes and
+	// parsed Python bytes, over all rows and over the running ones.
+	Bytes    int64 `json:"state_bytes,omitempty"`
+	RunBytes int64 `json:"running_state_bytes,omitempty"`
+	Py       int64 `json:"pybytes,omitempty"`
+	RunPy    int64 `json:"running_pybytes,omitempty"`
 }
 
 // Shape is the hub's database shape as check reads it.
@@ -57,16 +63,28 @@ type Shape struct {
 	NamesKnown bool `json:"-"`
 	// State are the sizes of the JSON columns (databases only).
 	State *hubdb.StateStats `json:"state,omitempty"`
+	// The row-content features of models.Shape, from the users' rows:
+	// JB = Σ R_u·B_u + S_u·B^R_u, JP the same in parsed Python bytes, LP
+	// what the linear query parses.
+	JoinedBytes   int64 `json:"joined_bytes"`
+	JoinedPyBytes int64 `json:"joined_pybytes"`
+	LinearPyBytes int64 `json:"linear_pybytes"`
+	// ContentKnown: the rows' state and user_options were read (a database,
+	// or a hub token with admin:server_state); otherwise the content is
+	// assumed (Report.ContentAssumed).
+	ContentKnown bool `json:"content_known"`
 }
 
 // Model returns the shape's features for package models.
 func (s Shape) Model() models.Shape {
-	return models.Shape{U: float64(s.U), S: float64(s.S), R: float64(s.R), J: float64(s.J)}
+	return models.Shape{U: float64(s.U), S: float64(s.S), R: float64(s.R), J: float64(s.J),
+		JB: float64(s.JoinedBytes), JP: float64(s.JoinedPyBytes), LP: float64(s.LinearPyBytes)}
 }
 
 // finish computes the totals from Users and sorts them.
 func (s *Shape) finish() {
 	s.U, s.S, s.R, s.J, s.LinearRows = 0, 0, 0, 0, 0
+	s.JoinedBytes, s.JoinedPyBytes, s.LinearPyBytes = 0, 0, 0
 	for i := range s.Users {
 		u := &s.Users[i]
 		u.J = u.R * u.S
@@ -77,7 +95,10 @@ func (s *Shape) finish() {
 		s.LinearRows += u.R
 		if u.R > 0 {
 			s.LinearRows += u.S
+			s.LinearPyBytes += u.RunPy + u.Py
 		}
+		s.JoinedBytes += u.R*u.Bytes + u.S*u.RunBytes
+		s.JoinedPyBytes += u.R*u.Py + u.S*u.RunPy
 	}
 	slices.SortFunc(s.Users, func(a, b UserShape) int {
 		return cmp.Or(cmp.Compare(b.J, a.J), cmp.Compare(b.S, a.S), cmp.Compare(a.Name, b.Name))
@@ -103,12 +124,25 @@ type Settings struct {
 	Headroom float64
 	// Top is how many users to list (default DefaultTop).
 	Top int
+	// StartupBudget is how long the deployment lets the hub take to start
+	// before it is restarted (its liveness or startup probe: initialDelay +
+	// period × failureThreshold), seconds; 0: not checked.
+	StartupBudget float64
 }
 
 // Defaults of Settings and Options.
 const (
 	DefaultTop      = 10
 	DefaultHeadroom = 0.2
+	// DefaultStartupBudget is check's start-up budget when none is given:
+	// five minutes, a common liveness-probe initial delay. Set yours with
+	// --startup-budget (z2jh: hub.livenessProbe and hub.startupProbe).
+	DefaultStartupBudget = 300.0
+	// ReplayBeyond is how far beyond the calibrated range (in J, JB, JP or
+	// LP, as a multiple of the largest calibrated value) a prediction may
+	// go and still PASS: further out, check says WARN and asks for hubcap
+	// replay, a measurement of the database itself.
+	ReplayBeyond = 1.5
 )
 
 // Report is the result of a check: what the text and JSON reporters print.
@@ -127,6 +161,14 @@ type Report struct {
 	Peak models.Prediction `json:"peak_rss_bytes"`
 	// Seconds is the predicted time to healthy, when calibrated.
 	Seconds *models.Prediction `json:"seconds_to_healthy,omitempty"`
+	// StartupBudget is the start-up time allowed, seconds (0: not checked).
+	StartupBudget float64 `json:"startup_budget_seconds,omitempty"`
+	// Extrapolation is how far the shape lies beyond the calibrated range
+	// on the model's terms (≤ 1 inside it).
+	Extrapolation float64 `json:"extrapolation"`
+	// ContentAssumed says what row content was assumed when the source
+	// could not read it ("" when it was read).
+	ContentAssumed string `json:"content_assumed,omitempty"`
 
 	MemoryLimit int64   `json:"memory_limit_bytes"`
 	Headroom    float64 `json:"headroom"`
@@ -161,6 +203,8 @@ const (
 	ActionUpgrade = "upgrade"
 	ActionRemove  = "remove-stopped-servers"
 	ActionLimit   = "memory-limit"
+	ActionFreshDB = "fresh-database"
+	ActionReplay  = "replay"
 )
 
 // Action is one thing to do, with its predicted effect.
@@ -257,11 +301,19 @@ func Evaluate(in Input, rel Release, m Model, match Match, linear *Model, s Sett
 		return nil, fmt.Errorf("inconsistent shape read from %s: %v", in.Source.Location, errs[0])
 	}
 	r := &Report{
-		Source:      in.Source,
-		Release:     rel,
-		Shape:       in.Shape,
-		MemoryLimit: s.MemoryLimit,
-		Headroom:    s.Headroom,
+		Source:        in.Source,
+		Release:       rel,
+		Shape:         in.Shape,
+		MemoryLimit:   s.MemoryLimit,
+		Headroom:      s.Headroom,
+		StartupBudget: s.StartupBudget,
+	}
+	var assumed *contentAssumption
+	if !in.Shape.ContentKnown && usesContent(m.Peak) {
+		a := assumeContent(m.Calib.Cal, shape)
+		assumed = &a
+		shape = a.mid
+		r.ContentAssumed = a.text
 	}
 	fit := m.Peak.Fit()
 	terms := make([]string, 0, len(m.Peak.Terms()))
@@ -271,10 +323,17 @@ func Evaluate(in Input, rel Release, m Model, match Match, linear *Model, s Sett
 	r.Calibration = CalibrationInfo{File: m.Calib.Path, Release: m.Calib.Cal.Release, Match: match,
 		Terms: terms, Level: fit.Level, Samples: fit.N}
 	r.Peak = m.Peak.Predict(shape)
+	if assumed != nil {
+		r.Peak = widen(m.Peak, r.Peak, assumed)
+	}
 	if m.Seconds != nil {
 		p := m.Seconds.Predict(shape)
+		if assumed != nil && usesContent(m.Seconds) {
+			p = widen(m.Seconds, p, assumed)
+		}
 		r.Seconds = &p
 	}
+	r.Extrapolation = max(m.Peak.Extrapolation(shape), 0)
 	req, err := models.RequiredLimit(m.Peak, shape, s.Headroom)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
@@ -298,10 +357,15 @@ func Evaluate(in Input, rel Release, m Model, match Match, linear *Model, s Sett
 	if n := extrapolation(m, shape); n != "" {
 		r.Notes = append(r.Notes, n)
 	}
+	if r.ContentAssumed != "" {
+		r.Notes = append(r.Notes, r.ContentAssumed)
+	}
 	r.Verdict, r.Reasons = Decide(Criteria{
 		Peak: r.Peak, Limit: float64(s.MemoryLimit), Headroom: s.Headroom,
 		Match: match, CalibrationRelease: m.Calib.Cal.Release,
 		Release: rel.Version, Assumed: rel.Assumed,
+		Seconds: r.Seconds, StartupBudget: s.StartupBudget,
+		Extrapolation: r.Extrapolation,
 	})
 	r.Actions = actions(r, in.Shape, m, linear)
 	return r, nil
@@ -365,6 +429,19 @@ func actions(r *Report, sh Shape, m Model, linear *Model) []Action {
 			out = append(out, a)
 		}
 	}
+	if r.Extrapolation > ReplayBeyond {
+		out = append(out, Action{Kind: ActionReplay, Text: fmt.Sprintf(
+			"Measure instead of extrapolating (%.1f× beyond the calibrated range): hubcap replay --db %s --release %s --memory-limit %s restarts a local hub of that release on a copy of this database and reports the real start-up peak and time (the original is never written).",
+			r.Extrapolation, replayDB(r.Source), r.Release.Version, Quantity(float64(max(r.MemoryLimit, r.RequiredLimit))))})
+	}
+	if r.Verdict != Pass {
+		out = append(out, Action{Kind: ActionFreshDB, Text: "For a workshop hub whose users keep no state in the hub database (no persistent named servers or auth state to keep), start on a fresh database: " +
+			"stop the hub, move the database aside, start it again, and stop the old user servers it no longer knows. " +
+			"z2jh (hub.db.type sqlite-pvc): kubectl -n NS scale deployment/hub --replicas=0; " +
+			"kubectl -n NS delete pvc hub-db-dir; helm upgrade … (recreates the volume); " +
+			"kubectl -n NS delete pods -l component=singleuser-server. " +
+			"Back the database up first (kubectl cp NS/HUB_POD:/srv/jupyterhub/jupyterhub.sqlite ./jupyterhub.sqlite)."})
+	}
 	if r.MemoryLimit == 0 || r.RequiredLimit > r.MemoryLimit {
 		a := Action{Kind: ActionLimit, Limit: r.RequiredLimit, Quantity: Quantity(float64(r.RequiredLimit))}
 		verb := "Give"
@@ -413,6 +490,14 @@ func removalAction(r *Report, sh Shape, m Model) (Action, bool) {
 		}
 		after.S -= float64(rem.Count)
 		after.J -= float64(rem.JoinedRowsSaved)
+		if stopped := u.S - u.R; stopped > 0 {
+			// the removed rows carry the user's average stopped-row content
+			frac := float64(rem.Count) / float64(stopped)
+			b, py := frac*float64(u.Bytes-u.RunBytes), frac*float64(u.Py-u.RunPy)
+			after.JB -= float64(u.R) * b
+			after.JP -= float64(u.R) * py
+			after.LP -= py
+		}
 		rems = append(rems, rem)
 	}
 	if len(rems) == 0 {
@@ -451,4 +536,80 @@ func groupInt(n int64) string {
 		return "-" + string(b)
 	}
 	return string(b)
+}
+
+// replayDB is the --db argument of a replay of the source: the database
+// itself, or a placeholder for a hub read through its API.
+func replayDB(src Source) string {
+	if src.Kind == KindDatabase && src.Location != "" {
+		return src.Location
+	}
+	return "PATH/TO/jupyterhub.sqlite"
+}
+
+// usesContent reports whether a model has a row-content term.
+func usesContent(m *models.Model) bool {
+	for _, t := range m.Terms() {
+		if t == models.TermJB || t == models.TermJP || t == models.TermLP {
+			return true
+		}
+	}
+	return false
+}
+
+// contentAssumption is the row content assumed when the source could not
+// read it: per-row ratios of the calibration's main content, and the shape
+// with ¼× and 4× of them for the interval.
+type contentAssumption struct {
+	lo, mid, hi models.Shape
+	text        string
+}
+
+// assumeContent fills the content features of sh from the calibration's
+// main-content samples (the median JB/J, JP/J and LP/R ratios of the
+// samples tagged with the first content), and brackets them by 4× either
+// way: an unknown spawner may store far less or far more than ours.
+func assumeContent(cal models.Calibration, sh models.Shape) contentAssumption {
+	var main string
+	var jb, jp, lp []float64
+	for _, smp := range cal.Samples {
+		c := smp.Tags[models.TagContent]
+		if main == "" && c != "" {
+			main = c
+		}
+		if c != main || smp.Shape.J == 0 || smp.Shape.R == 0 {
+			continue
+		}
+		jb = append(jb, smp.Shape.JB/smp.Shape.J)
+		jp = append(jp, smp.Shape.JP/smp.Shape.J)
+		lp = append(lp, smp.Shape.LP/smp.Shape.R)
+	}
+	at := func(f float64) models.Shape {
+		out := sh
+		out.JB, out.JP, out.LP = f*sh.J*median(jb), f*sh.J*median(jp), f*sh.R*median(lp)
+		return out
+	}
+	return contentAssumption{lo: at(0.25), mid: at(1), hi: at(4),
+		text: fmt.Sprintf("row content not read (spawner state needs a token with admin:server_state, or use --db): assumed %s of parsed state and user_options per joined row (the calibration's %q rows), interval widened to ¼×–4× of that",
+			fmtBytes(median(jp)), main)}
+}
+
+// widen stretches p over the predictions for the bracketing contents.
+func widen(m *models.Model, p models.Prediction, a *contentAssumption) models.Prediction {
+	lo, hi := m.Predict(a.lo), m.Predict(a.hi)
+	p.Lower = min(p.Lower, lo.Lower)
+	p.Upper = max(p.Upper, hi.Upper)
+	return p
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

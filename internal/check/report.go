@@ -59,7 +59,22 @@ func (r *Report) Text(w io.Writer) error {
 		c.File, c.Release, strings.Join(c.Terms, "+"), c.Samples, fmtPct(c.Level))
 	p("  start-up peak  %s  (%s – %s)", fmtBytes(r.Peak.Point), fmtBytes(r.Peak.Lower), fmtBytes(r.Peak.Upper))
 	if r.Seconds != nil {
-		p("  start-up time  %s  (%s – %s)", fmtSecs(r.Seconds.Point), fmtSecs(r.Seconds.Lower), fmtSecs(r.Seconds.Upper))
+		budget := ""
+		if r.StartupBudget > 0 {
+			budget = fmt.Sprintf("; budget %s", fmtSecs(r.StartupBudget))
+		}
+		p("  start-up time  %s  (%s – %s)%s", fmtSecs(r.Seconds.Point), fmtSecs(r.Seconds.Lower), fmtSecs(r.Seconds.Upper), budget)
+	}
+	if r.Shape.JoinedPyBytes > 0 || r.ContentAssumed != "" {
+		what := "read from the rows"
+		if r.ContentAssumed != "" {
+			what = "assumed (see Notes)"
+		}
+		p("  row content    JB %s of JSON text, JP %s of parsed objects in the joined rows (%s)",
+			fmtBytes(float64(r.Shape.JoinedBytes)), fmtBytes(float64(r.Shape.JoinedPyBytes)), what)
+	}
+	if r.Extrapolation > 1 {
+		p("  extrapolation  %.1f× the largest calibrated value of the model's terms", r.Extrapolation)
 	}
 	if r.MemoryLimit > 0 {
 		p("  memory limit   %s; with %s headroom this shape needs %s", fmtBytes(float64(r.MemoryLimit)), fmtPct(r.Headroom), fmtBytes(float64(r.RequiredLimit)))

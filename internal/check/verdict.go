@@ -49,6 +49,13 @@ type Criteria struct {
 	// worst case assumed for a database that cannot tell.
 	Release string
 	Assumed bool
+	// Seconds is the predicted time to healthy (nil: not calibrated) and
+	// StartupBudget the time the deployment allows, seconds (0: unchecked).
+	Seconds       *models.Prediction
+	StartupBudget float64
+	// Extrapolation is how far the shape lies beyond the calibrated range
+	// (a multiple of the largest calibrated value of the model's terms).
+	Extrapolation float64
 }
 
 // Decide returns the verdict and its reasons, worst first. It is a pure
@@ -59,6 +66,9 @@ type Criteria struct {
 //	WARN  Limit = 0 (nothing to check the peak against)
 //	WARN  the calibration is not of this release (Match ≠ exact)
 //	WARN  the release is an assumed worst case
+//	FAIL  StartupBudget > 0 and Seconds.Point > StartupBudget (the probe restarts the hub before it is up)
+//	WARN  StartupBudget > 0 and Seconds.Upper > StartupBudget
+//	WARN  Extrapolation > ReplayBeyond (measure with hubcap replay instead)
 //	PASS  otherwise
 func Decide(c Criteria) (Verdict, []string) {
 	v := Pass
@@ -94,7 +104,21 @@ func Decide(c Criteria) (Verdict, []string) {
 		add(Warn, "the database cannot tell which 5.x release wrote it, so the worst case (%s, quadratic start-up) was assumed; pass --release to check the hub's actual release",
 			c.Release)
 	}
-	// The memory reason, if any, comes first: it is the only one that can fail.
+	if c.Seconds != nil && c.StartupBudget > 0 {
+		switch {
+		case c.Seconds.Point > c.StartupBudget:
+			add(Fail, "the predicted start-up takes %.0f s (%.0f–%.0f s), over the %.0f s the deployment allows (--startup-budget): its probe would restart the hub before it is up, again and again, without any OOM",
+				c.Seconds.Point, c.Seconds.Lower, c.Seconds.Upper, c.StartupBudget)
+		case c.Seconds.Upper > c.StartupBudget:
+			add(Warn, "the upper bound of the predicted start-up time, %.0f s, is over the %.0f s start-up budget (point estimate %.0f s)",
+				c.Seconds.Upper, c.StartupBudget, c.Seconds.Point)
+		}
+	}
+	if c.Extrapolation > ReplayBeyond {
+		add(Warn, "the database is %.1f× beyond the largest calibrated shape on the model's terms: the model is extrapolated; run hubcap replay to measure this database instead",
+			c.Extrapolation)
+	}
+	// The memory reason, if any, comes first.
 	return v, reasons
 }
 

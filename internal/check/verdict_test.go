@@ -43,6 +43,21 @@ func TestDecide(t *testing.T) {
 			Warn, []string{"not valid for this hub"}},
 		{"assumed release", Criteria{Peak: pred(1, 0.9, 1.1), Limit: 3 * gi, Headroom: 0.2, Match: MatchExact, Release: "5.3.0", Assumed: true},
 			Warn, []string{"pass --release"}},
+		// The incident's other failure: 96 s in init_spawners, with memory to spare.
+		{"start-up over budget", Criteria{Peak: pred(1, 0.9, 1.1), Limit: 8 * gi, Headroom: 0.2, Match: MatchExact,
+			Seconds: &models.Prediction{Point: 96, Lower: 80, Upper: 110}, StartupBudget: 60},
+			Fail, []string{"probe would restart the hub"}},
+		{"start-up upper bound over budget", Criteria{Peak: pred(1, 0.9, 1.1), Limit: 8 * gi, Headroom: 0.2, Match: MatchExact,
+			Seconds: &models.Prediction{Point: 50, Lower: 40, Upper: 70}, StartupBudget: 60},
+			Warn, []string{"start-up budget"}},
+		{"start-up unchecked without a budget", Criteria{Peak: pred(1, 0.9, 1.1), Limit: 8 * gi, Headroom: 0.2, Match: MatchExact,
+			Seconds: &models.Prediction{Point: 96, Lower: 80, Upper: 110}},
+			Pass, nil},
+		// Far beyond the calibration: no PASS on an extrapolation.
+		{"extrapolated", Criteria{Peak: pred(1, 0.9, 1.1), Limit: 8 * gi, Headroom: 0.2, Match: MatchExact, Extrapolation: 2},
+			Warn, []string{"hubcap replay"}},
+		{"slightly beyond the calibration", Criteria{Peak: pred(1, 0.9, 1.1), Limit: 8 * gi, Headroom: 0.2, Match: MatchExact, Extrapolation: 1.4},
+			Pass, nil},
 		// FAIL stays FAIL whatever else warns, and its reason comes first.
 		{"fail and warnings", Criteria{Peak: pred(4, 3.5, 4.5), Limit: 3 * gi, Headroom: 0.2, Match: MatchSameQuery, CalibrationRelease: "5.3.0", Release: "5.2.1", Assumed: true},
 			Fail, []string{"OOM-killed", "calibration mismatch", "pass --release"}},

@@ -59,6 +59,9 @@ type Server struct {
 	URL         string         `json:"url"`
 	ProgressURL string         `json:"progress_url"`
 	UserOptions map[string]any `json:"user_options"`
+	// State is the spawner's state, sent only to tokens with scope
+	// admin:server_state (nil otherwise).
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // Active reports whether the hub counts the server as running: ready or with

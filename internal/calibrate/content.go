@@ -1,0 +1,101 @@
+package calibrate
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hubcap-dev/hubcap/internal/hubdb"
+	"github.com/hubcap-dev/hubcap/internal/seed"
+	"github.com/hubcap-dev/hubcap/models"
+)
+
+// Content is what every seeded spawner row carries: the running rows'
+// state (StateBytes of JSON, padded in one string or spread over StateKeys
+// small fields) and the user_options of every named row (none when
+// NoUserOptions; stopped rows keep theirs and get state {} as a stop
+// leaves it). Memory per joined row depends on it (models "Row content").
+type Content struct {
+	Name          string
+	StateBytes    int
+	StateKeys     int
+	UserOptions   map[string]any
+	NoUserOptions bool
+}
+
+// dbOptions applies c to seed options.
+func (c Content) dbOptions(o seed.DBOptions) seed.DBOptions {
+	o.StateBytes = max(c.StateBytes, 1) // 1: the spawner's fields, no padding
+	o.StateKeys = c.StateKeys
+	o.UserOptions = c.UserOptions
+	o.NoUserOptions = c.NoUserOptions
+	return o
+}
+
+// profileOptions is a KubeSpawner-like profile's user_options of about
+// size bytes in n fields.
+func profileOptions(n, size int) map[string]any {
+	m := map[string]any{"profile": "workshop-gpu", "image": "quay.io/jupyter/scipy-notebook:2025-03-17"}
+	per := max(8, size/max(n, 1)-16)
+	for i := range n {
+		m[fmt.Sprintf("opt_%02d", i)] = strings.Repeat(string(rune('a'+i%26)), per)
+	}
+	return m
+}
+
+// CalibrationContents are the row contents a calibration sweeps: the
+// first is the main sweep's (a KubeSpawner-like 512-byte state with a
+// small profile, as earlier calibrations), the others are measured on a
+// few shapes each so that the fit can tell what per-row content costs:
+// lean rows, many small fields (2 KiB and 8 KiB states with 1 KiB of
+// options), and 2 KiB and 8 KiB in one string (bytes without objects: two
+// classes, so that either held out is predicted from the other).
+var CalibrationContents = []Content{
+	{Name: "kube512", StateBytes: 512},
+	{Name: "lean", NoUserOptions: true},
+	{Name: "fields2k", StateBytes: 2048, StateKeys: 24, UserOptions: profileOptions(16, 1024)},
+	{Name: "fields8k", StateBytes: 8192, StateKeys: 96, UserOptions: profileOptions(16, 1024)},
+	{Name: "string2k", StateBytes: 2048, UserOptions: profileOptions(2, 300)},
+	{Name: "string8k", StateBytes: 8192, NoUserOptions: true},
+}
+
+// ValidationContents are row contents no calibration sees, for checking
+// predictions on held-out content: state only (~500 B, no options), a
+// KubeSpawner-like 1 KiB state with a 600-byte profile, and a 4 KiB state
+// of 48 fields with 1 KiB of options.
+var ValidationContents = []Content{
+	{Name: "stateonly", StateBytes: 500, NoUserOptions: true},
+	{Name: "kube1k", StateBytes: 1024, StateKeys: 6, UserOptions: profileOptions(6, 600)},
+	{Name: "fields4k", StateBytes: 4096, StateKeys: 48, UserOptions: profileOptions(12, 1024)},
+}
+
+// ContentByName finds a content class of either list.
+func ContentByName(name string) (Content, bool) {
+	for _, c := range append(append([]Content(nil), CalibrationContents...), ValidationContents...) {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Content{}, false
+}
+
+// readShape reads the shape of the database at path with hubdb (read-only;
+// the hub is stopped) as a models.Shape with its row-content features.
+func readShape(ctx context.Context, path string) (models.Shape, error) {
+	db, err := hubdb.Open(ctx, "sqlite:///"+path)
+	if err != nil {
+		return models.Shape{}, err
+	}
+	defer db.Close()
+	sh, err := db.Shape(ctx)
+	if err != nil {
+		return models.Shape{}, err
+	}
+	return ModelShape(sh), nil
+}
+
+// ModelShape converts a database shape to the model's features.
+func ModelShape(sh hubdb.Shape) models.Shape {
+	return models.Shape{U: float64(sh.U), S: float64(sh.S), R: float64(sh.R), J: float64(sh.J),
+		JB: float64(sh.State.JoinedBytes), JP: float64(sh.State.JoinedPyBytes), LP: float64(sh.State.LinearPyBytes)}
+}
