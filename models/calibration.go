@@ -131,6 +131,10 @@ type Calibration struct {
 	Environment Environment `json:"environment"`
 	Samples     []Sample    `json:"samples"`
 	Fits        Fits        `json:"fits"`
+	// Content is what each row of the main sweep carried, per running and
+	// per stopped row (zero in calibrations of counts only). Hypothetical
+	// shapes — families, thresholds — carry it when nothing better is known.
+	Content RowContent `json:"content,omitzero"`
 }
 
 // CalibrationOptions configures FitCalibrationWith, one FitOptions per target.

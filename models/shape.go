@@ -89,6 +89,20 @@ func (c RowContent) User(name string, s, r int) UserShape {
 		Py: rf*c.RunPy + st*c.StoppedPy, RunPy: rf * c.RunPy}
 }
 
+// Users is the shape of n identical users, each with s rows of which r
+// run, every row carrying c. n, s and r may be fractional (families drawn
+// over a continuous size); no row is added for the default server.
+func (c RowContent) Users(n, s, r float64) Shape {
+	st := s - r
+	b, br := r*c.RunBytes+st*c.StoppedBytes, r*c.RunBytes
+	p, pr := r*c.RunPy+st*c.StoppedPy, r*c.RunPy
+	sh := Shape{U: n, S: n * s, R: n * r, J: n * r * s, JB: n * (r*b + s*br), JP: n * (r*p + s*pr)}
+	if r > 0 {
+		sh.LP = n * (pr + p)
+	}
+	return sh
+}
+
 // IsZero reports whether c carries nothing (content unknown).
 func (c RowContent) IsZero() bool { return c == RowContent{} }
 
@@ -147,9 +161,7 @@ func OneUserWith(k int, c RowContent) Shape {
 	if k < 0 {
 		panic(fmt.Sprintf("models: OneUserWith(%d): k must be ≥ 0", k))
 	}
-	var sh Shape
-	sh.add(c.User("", k+1, k))
-	return sh
+	return c.Users(1, float64(k+1), float64(k))
 }
 
 // EvenWith is Even(n, s) with every row carrying c.

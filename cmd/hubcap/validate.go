@@ -187,7 +187,7 @@ func predictOnlyCmd(stdio IO, cal models.Calibration, shape string, limit int64,
 			cal.Release, fam, proc.FormatBytes(limit), point, upper, more)
 		return nil
 	}
-	shapes, err := calibrate.ParseShapes(shape)
+	shapes, err := calibrate.ParseShapesWith(shape, cal.Content)
 	if err != nil {
 		return err
 	}

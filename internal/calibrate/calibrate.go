@@ -232,6 +232,14 @@ func Run(ctx context.Context, o Options) (cal models.Calibration, err error) {
 		}
 	}()
 
+	// What the main content's rows carry, for predictions of shapes the
+	// sweep did not seed (families, thresholds).
+	var mainContent models.RowContent
+	if len(r.o.Contents) > 0 {
+		if mainContent, err = probeContent(ctx, s, r.o.Contents[0]); err != nil {
+			return cal, fmt.Errorf("calibrate: probe the row content: %w", err)
+		}
+	}
 	measureErr := r.sweep(ctx)
 	interrupted := ctx.Err() != nil
 	if measureErr != nil && !interrupted {
@@ -242,6 +250,7 @@ func Run(ctx context.Context, o Options) (cal models.Calibration, err error) {
 		cal = models.Calibration{Version: models.CalibrationVersion, Samples: r.samples}
 	}
 	cal.Release = o.Release
+	cal.Content = mainContent
 	cal.CreatedAt = o.Now().UTC().Truncate(time.Second)
 	cal.Environment = env
 	cal.Partial = interrupted

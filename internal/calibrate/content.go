@@ -99,3 +99,49 @@ func ModelShape(sh hubdb.Shape) models.Shape {
 	return models.Shape{U: float64(sh.U), S: float64(sh.S), R: float64(sh.R), J: float64(sh.J),
 		JB: float64(sh.State.JoinedBytes), JP: float64(sh.State.JoinedPyBytes), LP: float64(sh.State.LinearPyBytes)}
 }
+
+// Probe sizes: one user with probeRun running and probeStop stopped named
+// rows (and its empty default row).
+const probeRun, probeStop = 20, 10
+
+// probeContent seeds a small plan with c into the pristine database
+// (hub stopped) and reads back what one running and one stopped row carry.
+// The live database holds the probe afterwards: restore before using it.
+func probeContent(ctx context.Context, s *session, c Content) (models.RowContent, error) {
+	if err := s.restore("pristine"); err != nil {
+		return models.RowContent{}, err
+	}
+	if _, err := s.seedContent(ctx, seed.Plan{{Name: "cal-probe-" + c.Name, Running: probeRun, Stopped: probeStop}}, c); err != nil {
+		return models.RowContent{}, err
+	}
+	sh, err := readShape(ctx, s.live)
+	if err != nil {
+		return models.RowContent{}, err
+	}
+	return contentFromProbe(sh, probeRun, probeStop), nil
+}
+
+// contentFromProbe solves the probe's shape for the per-row content. One
+// user with S = run + stop + 1 rows (the default one empty), R = run:
+//
+//	LP = P^R + P = 2R·p_r + stop·p_s
+//	JP = R·P + S·P^R = (R² + S·R)·p_r + R·stop·p_s
+//
+// for the parsed bytes p_r, p_s of a running and a stopped row. The text
+// has no linear feature, so its stopped share follows the parsed ratio:
+// b_s = b_r·p_s/p_r in JB = (R² + S·R)·b_r + R·stop·b_s.
+func contentFromProbe(sh models.Shape, run, stop int) models.RowContent {
+	R, st := float64(run), float64(stop)
+	S := R + st + 1
+	a1, b1 := 2*R, st
+	a2, b2 := R*R+S*R, R*st
+	det := a1*b2 - a2*b1
+	pr := (sh.LP*b2 - sh.JP*b1) / det
+	ps := (a1*sh.JP - a2*sh.LP) / det
+	ratio := 0.0
+	if pr > 0 {
+		ratio = ps / pr
+	}
+	br := sh.JB / (R*R + S*R + R*st*ratio)
+	return models.RowContent{RunBytes: br, RunPy: pr, StoppedBytes: br * ratio, StoppedPy: ps}
+}

@@ -129,35 +129,7 @@ func DefaultMatrix(pm *models.Model, probes map[string]models.RowContent, peaks 
 	return out, nil
 }
 
-// probeContent seeds a small plan with c into the pristine database and
-// reads back what one running and one stopped row carry.
-func probeContent(ctx context.Context, s *session, c Content) (models.RowContent, error) {
-	if err := s.restore("pristine"); err != nil {
-		return models.RowContent{}, err
-	}
-	const run, stop = 20, 10
-	if _, err := s.seedContent(ctx, seed.Plan{{Name: "mx-probe", Running: run, Stopped: stop}}, c); err != nil {
-		return models.RowContent{}, err
-	}
-	sh, err := readShape(ctx, s.live)
-	if err != nil {
-		return models.RowContent{}, err
-	}
-	// One user, S = 31 (default row empty), R = 20:
-	// JP = R·P + S·P^R with P = R·p_r + stop·p_s and P^R = R·p_r, and LP = P^R + P.
-	// So LP = 2R·p_r + stop·p_s and JP = R·(R·p_r + stop·p_s) + S·R·p_r.
-	S := float64(run + stop + 1)
-	a1, b1 := 2.0*run, float64(stop)
-	a2, b2 := run*run+S*run, float64(run*stop)
-	det := a1*b2 - a2*b1
-	pr := (sh.LP*b2 - sh.JP*b1) / det
-	ps := (a1*sh.JP - a2*sh.LP) / det
-	// text bytes: JB = R·B + S·B^R, B = R·b_r + stop·b_s; no LB, so take
-	// b_s from the Python ratio
-	br := sh.JB / (run*run + S*run + run*stop*ps/math.Max(pr, 1))
-	bs := br * ps / math.Max(pr, 1)
-	return models.RowContent{RunBytes: br, RunPy: pr, StoppedBytes: bs, StoppedPy: ps}, nil
-}
+
 
 // MatrixOptions configure Matrix.
 type MatrixOptions struct {

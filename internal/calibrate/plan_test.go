@@ -144,3 +144,24 @@ func TestNNLSFitRecovers(t *testing.T) {
 		t.Errorf("empty fit %v, want zeros", x)
 	}
 }
+
+// The probe's shape, made from a known per-row content, solves back to it.
+func TestContentFromProbe(t *testing.T) {
+	want := models.RowContent{RunBytes: 900, RunPy: 2400, StoppedBytes: 300, StoppedPy: 800}
+	u := want.User("probe", probeRun+probeStop, probeRun)
+	u.S++ // the empty default row
+	sh, err := models.ShapeOf([]models.UserShape{u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := contentFromProbe(sh, probeRun, probeStop)
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"RunPy", got.RunPy, want.RunPy}, {"StoppedPy", got.StoppedPy, want.StoppedPy},
+		{"RunBytes", got.RunBytes, want.RunBytes}, {"StoppedBytes", got.StoppedBytes, want.StoppedBytes}} {
+		if math.Abs(c.got-c.want) > 1e-6*c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}

@@ -35,6 +35,12 @@ var IncidentSpreads = []float64{1, 0.9, 0.75, 0.5, 0.25, 0.1, 0}
 //	incident         spread:736:1746:H for every H of IncidentSpreads
 //	U,S,R,J          the four features given directly (checked for consistency)
 func ParseShapes(spec string) ([]NamedShape, error) {
+	return ParseShapesWith(spec, models.RowContent{})
+}
+
+// ParseShapesWith is ParseShapes with every row of the families carrying c
+// (a U,S,R,J spec has no content).
+func ParseShapesWith(spec string, c models.RowContent) ([]NamedShape, error) {
 	bad := func(why string) ([]NamedShape, error) {
 		return nil, fmt.Errorf("%w: %q: %s", ErrFamily, spec, why)
 	}
@@ -50,7 +56,7 @@ func ParseShapes(spec string) ([]NamedShape, error) {
 		}
 		var out []NamedShape
 		for _, h := range IncidentSpreads {
-			out = append(out, NamedShape{Label: spreadLabel(h), Shape: Spread(IncidentRunning, IncidentRows, h)})
+			out = append(out, NamedShape{Label: spreadLabel(h), Shape: SpreadWith(IncidentRunning, IncidentRows, h, c)})
 		}
 		return out, nil
 	case "one-user":
@@ -61,7 +67,7 @@ func ParseShapes(spec string) ([]NamedShape, error) {
 		if !ok {
 			return bad("K must be an integer in 0..10,000,000")
 		}
-		return []NamedShape{{Label: spec, Shape: models.OneUser(k)}}, nil
+		return []NamedShape{{Label: spec, Shape: models.OneUserWith(k, c)}}, nil
 	case "even":
 		if len(parts) != 3 {
 			return bad("want even:N:K (N users with K servers each)")
@@ -71,7 +77,7 @@ func ParseShapes(spec string) ([]NamedShape, error) {
 		if !ok1 || !ok2 {
 			return bad("N must be 1..10,000,000 and K 0..10,000,000")
 		}
-		return []NamedShape{{Label: spec, Shape: Family{Users: n}.Shape(k)}}, nil
+		return []NamedShape{{Label: spec, Shape: Family{Users: n, Content: c}.Shape(k)}}, nil
 	case "spread":
 		if len(parts) != 4 {
 			return bad("want spread:R:S:H (running, rows, heavy user's fraction)")
@@ -82,7 +88,7 @@ func ParseShapes(spec string) ([]NamedShape, error) {
 		if !ok1 || !ok2 || s < r || err != nil || !(h >= 0 && h <= 1) {
 			return bad("want 0 ≤ R ≤ S ≤ 10,000,000 and 0 ≤ H ≤ 1")
 		}
-		return []NamedShape{{Label: spec, Shape: Spread(r, s, h)}}, nil
+		return []NamedShape{{Label: spec, Shape: SpreadWith(r, s, h, c)}}, nil
 	}
 	if f := strings.Split(spec, ","); len(f) == 4 {
 		var v [4]float64

@@ -26,6 +26,8 @@ import (
 // users holding more servers each.
 type Family struct {
 	Users int
+	// Content is what every row carries (the calibration's main content).
+	Content models.RowContent
 }
 
 // ErrFamily: a family or shape spec that cannot be parsed.
@@ -56,7 +58,7 @@ func (f Family) String() string {
 // Shape is the family's database at size k (see Family).
 func (f Family) Shape(k int) models.Shape {
 	n, kk := float64(max(f.Users, 1)), float64(k)
-	return models.Shape{U: n, S: n * (kk + 1), R: n * kk, J: n * kk * (kk + 1)}
+	return f.Content.Users(n, kk+1, kk)
 }
 
 // Plan is what to seed for size k.
@@ -81,6 +83,9 @@ func Predict(cal models.Calibration, f Family, limit int64) (point, upper int, e
 	m, err := cal.PeakModel()
 	if err != nil {
 		return 0, 0, err
+	}
+	if f.Content.IsZero() {
+		f.Content = cal.Content
 	}
 	point, err = models.ThresholdWithin(m, float64(limit), f.Shape, false, maxFamilyK)
 	if err != nil {
@@ -330,6 +335,11 @@ func (v *validation) try(ctx context.Context, k int) (Step, error) {
 // h = 1 is everything on one user, h = 0 an even spread (J = S when
 // every user runs one server). It panics unless 0 ≤ R ≤ S and 0 ≤ h ≤ 1.
 func Spread(r, s int, h float64) models.Shape {
+	return SpreadWith(r, s, h, models.RowContent{})
+}
+
+// SpreadWith is Spread with every row carrying c.
+func SpreadWith(r, s int, h float64, c models.RowContent) models.Shape {
 	if r < 0 || s < r || h < 0 || h > 1 || math.IsNaN(h) {
 		panic("calibrate: Spread wants 0 ≤ R ≤ S and 0 ≤ h ≤ 1")
 	}
@@ -358,7 +368,11 @@ func Spread(r, s int, h float64) models.Shape {
 	} else if sr > 0 {
 		ss, rs = append(ss, sr), append(rs, 0)
 	}
-	sh2, err := models.ShapeFromCounts(ss, rs)
+	users := make([]models.UserShape, len(ss))
+	for i := range ss {
+		users[i] = c.User("", ss[i], rs[i])
+	}
+	sh2, err := models.ShapeOf(users)
 	if err != nil {
 		panic(err) // the counts above are consistent by construction
 	}

@@ -327,7 +327,7 @@ func assemble(in Inputs, res *reports.Results, declared map[string]reports.Metri
 		if err != nil {
 			return nil, fmt.Errorf("%w: calibration %s: %w (recalibrate with hubcap calibrate)", ErrBadInputs, in.CalibrationPath, err)
 		}
-		mv := BuildModel(m, in.Calibration.Samples, fam, planned, limit)
+		mv := BuildModel(m, in.Calibration.Samples, fam.WithContent(in.Calibration.Content), planned, limit)
 		cm = mv.Model
 		if limit > 0 {
 			verdict.PredictedThreshold = mv.Threshold

@@ -38,6 +38,15 @@ type Family struct {
 
 	per   models.Shape // attendees: the features of one attendee
 	users float64      // servers: n
+	// content is what each row carries (the calibration's, WithContent).
+	content models.RowContent
+}
+
+// WithContent is f with every row carrying c (models.Calibration.Content),
+// so that models with row-content terms see the rows' cost.
+func (f Family) WithContent(c models.RowContent) Family {
+	f.content = c
+	return f
 }
 
 // Shape returns the family's database shape at size k ≥ 0:
@@ -46,10 +55,14 @@ type Family struct {
 //	servers:   U = n, S = n·(k+1), R = n·k, J = n·k·(k+1)
 func (f Family) Shape(k float64) models.Shape {
 	if f.Name == FamilyServers {
-		n := f.users
-		return models.Shape{U: n, S: n * (k + 1), R: n * k, J: n * k * (k + 1)}
+		return f.content.Users(f.users, k+1, k)
 	}
-	return models.Shape{U: k * f.per.U, S: k * f.per.S, R: k * f.per.R, J: k * f.per.J}
+	sh := models.Shape{U: k * f.per.U, S: k * f.per.S, R: k * f.per.R, J: k * f.per.J}
+	if !f.content.IsZero() && f.per.U > 0 {
+		one := f.content.Users(1, f.per.S/f.per.U, f.per.R/f.per.U)
+		sh.JB, sh.JP, sh.LP = k*f.per.U*one.JB, k*f.per.U*one.JP, k*f.per.U*one.LP
+	}
+	return sh
 }
 
 // intShape is Shape for models.Threshold.
