@@ -129,8 +129,6 @@ func DefaultMatrix(pm *models.Model, probes map[string]models.RowContent, peaks 
 	return out, nil
 }
 
-
-
 // MatrixOptions configure Matrix.
 type MatrixOptions struct {
 	Release, Root, RunDir string
