@@ -127,9 +127,8 @@ type Fit struct {
 	// FormError is the model-form error: the relative (or, unweighted,
 	// absolute) error of predictions for held-out groups of samples —
 	// whole row-content classes, the largest shapes — beyond what the
-	// noise σ explains, sqrt(max(0, mean(e²) − σ²)) with e the held-out
-	// errors (FitOptions.HoldOut). Prediction intervals add it. 0: not
-	// estimated.
+	// reduced fit's own prediction variance explains (see holdOutError;
+	// FitOptions.HoldOut). Prediction intervals add it. 0: not estimated.
 	FormError float64 `json:"form_error,omitempty"`
 	// HoldOutError is sqrt(mean(e²)) over the held-out groups' samples.
 	HoldOutError float64 `json:"holdout_error,omitempty"`
@@ -241,54 +240,75 @@ func FitTarget(target, unit string, shapes []Shape, y []float64, opts FitOptions
 	}
 	fit.Range = &rng
 	if len(opts.HoldOut) > 0 {
-		ho, err := d.holdOutError(terms, opts.HoldOut)
+		kept := make([]Term, 0, len(fit.Terms))
+		for _, t := range fit.Terms {
+			kt, _ := ParseTerm(t)
+			kept = append(kept, kt)
+		}
+		ho, form, err := holdOutError(shapes, y, opts.Weighting, kept, opts.HoldOut)
 		if err != nil {
 			return Fit{}, fmt.Errorf("%s: %w", target, err)
 		}
-		fit.HoldOutError = ho
-		fit.FormError = math.Sqrt(max(0, ho*ho-fit.Sigma*fit.Sigma))
+		fit.HoldOutError, fit.FormError = ho, form
 	}
 	return fit, nil
 }
 
-// holdOutError refits terms without each group in turn and returns the
-// root mean square of the standardised errors of the held-out samples.
-// Groups that leave fewer samples than terms are skipped.
-func (d *design) holdOutError(terms []Term, groups [][]int) (float64, error) {
-	var ss float64
+// holdOutError refits terms without each group in turn (the same
+// weighting, terms fixed) and predicts the held-out samples. It returns
+// the root mean square of their standardised errors e_i (relative to the
+// prediction under relative weighting) and of the part the refit's own
+// prediction variance does not explain, sqrt(max(0, mean(e_i² − v_i)))
+// with v_i = (σ_{−g}·sqrt(v₀ + x_iᵀC_{−g}x_i))², the noise and parameter
+// uncertainty of the reduced fit (so extrapolating from fewer samples is
+// not counted as model-form error). Groups that leave too few samples for
+// the terms are skipped.
+func holdOutError(shapes []Shape, y []float64, w Weighting, terms []Term, groups [][]int) (rms, form float64, err error) {
+	var ss, sv float64
 	var n int
 	for _, g := range groups {
 		out := map[int]bool{}
 		for _, i := range g {
-			if i < 0 || i >= len(d.y) {
-				return 0, fmt.Errorf("%w: hold-out index %d outside %d samples", ErrBadOptions, i, len(d.y))
+			if i < 0 || i >= len(y) {
+				return 0, 0, fmt.Errorf("%w: hold-out index %d outside %d samples", ErrBadOptions, i, len(y))
 			}
 			out[i] = true
 		}
-		var rows []int
-		for i := range d.y {
+		var ks []Shape
+		var ky []float64
+		for i := range y {
 			if !out[i] {
-				rows = append(rows, i)
+				ks, ky = append(ks, shapes[i]), append(ky, y[i])
 			}
 		}
-		if len(rows) <= len(terms) || len(out) == 0 {
+		if len(ky) <= len(terms)+1 || len(out) == 0 {
 			continue
 		}
-		beta, _, err := d.fit(rows, terms)
+		f, err := FitTarget("holdout", "", ks, ky, FitOptions{Weighting: w, Terms: terms})
+		if err != nil {
+			continue
+		}
+		m, err := NewModel(f)
 		if err != nil {
 			continue
 		}
 		for i := range out {
-			mu := d.predict(i, terms, beta)
-			e := (d.y[i] - mu) / d.scale(i, mu)
+			p := m.Predict(shapes[i])
+			scale := 1.0
+			if w == WeightRelative {
+				scale = max(p.Point, 1e-6*y[i])
+			}
+			e := (y[i] - p.Point) / scale
+			sd := (p.Upper - p.Point) / m.tq / scale
 			ss += e * e
+			sv += e*e - sd*sd
 			n++
 		}
 	}
 	if n == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
-	return math.Sqrt(ss / float64(n)), nil
+	return math.Sqrt(ss / float64(n)), math.Sqrt(max(0, sv/float64(n))), nil
 }
 
 func (o FitOptions) withDefaults() (FitOptions, error) {

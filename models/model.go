@@ -131,7 +131,10 @@ func (m *Model) Predict(s Shape) Prediction {
 	}
 	g := max(1, m.Extrapolation(s))
 	fe := g * m.form
-	half := m.tq * math.Sqrt(m.sigma*m.sigma*(v0+max(q, 0))+fe*fe*v0)
+	half := m.tq * m.sigma * math.Sqrt(v0+max(q, 0))
+	if fe > 0 {
+		half = m.tq * math.Sqrt(m.sigma*m.sigma*(v0+max(q, 0))+fe*fe*v0)
+	}
 	return Prediction{Point: point, Lower: max(point-half, 0), Upper: point + half}
 }
 

@@ -186,6 +186,10 @@ type run struct {
 	saved map[string]step
 	// shapes caches the shape read from each snapshot's database.
 	shapes map[string]models.Shape
+	// count is how often each main-sweep shape was measured; skipped the
+	// shapes reported as not affordable.
+	count   map[string]int
+	skipped map[string]bool
 }
 
 func (r *run) elapsed() time.Duration { return r.o.Now().Sub(r.t0) }
@@ -203,7 +207,8 @@ func Run(ctx context.Context, o Options) (cal models.Calibration, err error) {
 		return cal, errors.Join(errs...)
 	}
 	o.defaults()
-	r := &run{o: o, t0: o.Now(), saved: map[string]step{}, shapes: map[string]models.Shape{}}
+	r := &run{o: o, t0: o.Now(), saved: map[string]step{}, shapes: map[string]models.Shape{},
+		count: map[string]int{}, skipped: map[string]bool{}}
 	if o.RunDir == "" {
 		dir, err := os.MkdirTemp("", "hubcap-calibrate-")
 		if err != nil {
@@ -279,17 +284,21 @@ func (r *run) sweep(ctx context.Context) error {
 		return err
 	}
 	extras := r.o.Contents[1:]
+	// the contents get what the main sweep leaves of their share; the
+	// main sweep's rounds take up whatever they leave
+	contentBudget := time.Duration(float64(full) * (1 - mainShare) * 0.9)
+	until := r.elapsed() + contentBudget
 	for i, c := range extras {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		// an equal share of what is left for each remaining content
-		share := r.left() / time.Duration(len(extras)-i)
+		share := (until - r.elapsed()) / time.Duration(len(extras)-i)
 		if err := r.contentSweep(ctx, c, r.elapsed()+share); err != nil {
 			return err
 		}
 	}
-	return nil
+	return r.rounds(ctx)
 }
 
 // mainShare is the part of the budget the main content's sweep gets when
@@ -309,6 +318,7 @@ func (r *run) contentSweep(ctx context.Context, c Content, until time.Duration) 
 	if err := r.measure(ctx, probe, 1); err != nil {
 		return err
 	}
+	r.count[probe.Label] = 1
 	last := r.samples[len(r.samples)-1]
 	perJ := math.Max(r.cost.perJ(), (last.PeakRSS-r.cost.base())/math.Max(last.Shape.J, 1))
 	capBytes := math.Min(float64(r.o.MaxMemory), 3<<30)
@@ -339,6 +349,7 @@ func (r *run) contentSweep(ctx context.Context, c Content, until time.Duration) 
 		if err := r.measure(ctx, st, 1); err != nil {
 			return err
 		}
+		r.count[st.Label] = 1
 	}
 	return nil
 }
@@ -359,11 +370,16 @@ func (r *run) mainSweep(ctx context.Context) error {
 			return err
 		}
 	}
-	// Rounds: plan new shapes for the budget left, measure each once,
-	// then repeat every shape measured fewer than Repeats times, cheapest
-	// first; plan again while anything fits.
-	count := map[string]int{base.Label: 1, probe.Label: 1}
-	skipped := map[string]bool{}
+	r.count[base.Label], r.count[probe.Label] = 1, 1
+	return r.rounds(ctx)
+}
+
+// rounds plans new shapes of the main content for the budget left,
+// measures each once, then repeats every shape measured fewer than Repeats
+// times, cheapest first; it plans again while anything fits.
+func (r *run) rounds(ctx context.Context) error {
+	count := r.count
+	skipped := r.skipped
 	for {
 		steps, err := r.plan()
 		if err != nil {
