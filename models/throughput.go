@@ -248,6 +248,35 @@ func (t *Throughput) SaturationRate(mix, fixed []float64, target float64) (Estim
 	return e, nil
 }
 
+// SaturationRateKnee is SaturationRate with a target utilisation that is
+// uncertain too: target(−1) is the target of the fitted model, target(i)
+// the one paired with bootstrap draw i (e.g. the utilisation at which the
+// i-th bootstrap fit of a LatencyKnee reaches a latency). The interval is
+// the percentile interval over the paired draws.
+func (t *Throughput) SaturationRateKnee(mix, fixed []float64, target func(i int) float64) (Estimate, error) {
+	e, err := t.SaturationRate(mix, fixed, target(-1))
+	if err != nil || len(t.draws) == 0 {
+		return e, err
+	}
+	if fixed == nil {
+		fixed = make([]float64, len(mix))
+	}
+	v := make([]float64, len(t.draws))
+	for i, x := range t.draws {
+		c := dot(x[1:], mix)
+		room := target(i) - x[0] - dot(x[1:], fixed)
+		v[i] = math.NaN()
+		if c > 0 && room > 0 {
+			v[i] = room / c
+		}
+	}
+	e.Lower, e.Upper = percentileInterval(v, t.Level)
+	return e, nil
+}
+
+// Draws is the number of bootstrap fits behind the intervals.
+func (t *Throughput) Draws() int { return len(t.draws) }
+
 // Utilisation returns the predicted CPU in cores at operation rates (per
 // second): Base + Σ_j Cost_j·rates_j.
 func (t *Throughput) Utilisation(rates []float64) float64 { return t.Base + dot(t.Cost, rates) }
@@ -293,8 +322,11 @@ func dot(a, b []float64) float64 {
 // (network, proxy, the single-user server).
 //
 // FitLatencyKnee profiles Busy over a grid from 1 up to 0.98/max ρ (steps of
-// 2%) and fits Floor and Scale ≥ 0 by HuberNNLS at each, keeping the Busy
-// with the least sum of squared residuals.
+// 2%), fitting Floor and Scale ≥ 0 at each by non-negative least squares,
+// and keeps the Busy with the least sum of squared residuals. Plain squares,
+// not Huber's loss as for the CPU model: a window's p95 is already a tail
+// statistic, and a window with a high one is the queue showing, not
+// contamination; down-weighting it would make the knee optimistic.
 type LatencyKnee struct {
 	Floor, Scale float64 // same unit as the quantile (ms)
 	Busy         float64
@@ -319,31 +351,76 @@ func FitLatencyKnee(rho, q []float64) (*LatencyKnee, error) {
 	if len(rs) < 3 {
 		return nil, fmt.Errorf("%w: %d windows with a latency and a utilisation below 0.98", ErrTooFewSamples, len(rs))
 	}
-	var best *LatencyKnee
 	bestSS := math.Inf(1)
+	var best *LatencyKnee
 	for busy := 1.0; busy*maxRho < 0.98; busy *= 1.02 {
-		a := mat.NewDense(len(rs), 2, nil)
-		for i, r := range rs {
-			a.Set(i, 0, 1)
-			a.Set(i, 1, 1/(1-busy*r))
-		}
-		x, _, err := HuberNNLS(a, b, 0)
-		if err != nil {
-			return nil, err
-		}
+		f, sc := nnls2(rs, b, busy)
 		ss := 0.0
 		for i, r := range rs {
-			d := b[i] - x[0] - x[1]/(1-busy*r)
+			d := b[i] - f - sc/(1-busy*r)
 			ss += d * d
 		}
 		if ss < bestSS*(1-1e-9) {
-			bestSS, best = ss, &LatencyKnee{Floor: x[0], Scale: x[1], Busy: busy, Points: len(rs)}
+			bestSS, best = ss, &LatencyKnee{Floor: f, Scale: sc, Busy: busy, Points: len(rs)}
 		}
 		if maxRho == 0 {
 			break
 		}
 	}
 	return best, nil
+}
+
+// nnls2 fits y ≈ F + S·x, x = 1/(1 − busy·ρ), with F, S ≥ 0 by least
+// squares in closed form: the unconstrained solution when both are ≥ 0,
+// else the better of the one-term fits.
+func nnls2(rho, y []float64, busy float64) (f, s float64) {
+	n := float64(len(rho))
+	var sx, sy, sxx, sxy float64
+	for i, r := range rho {
+		x := 1 / (1 - busy*r)
+		sx, sy, sxx, sxy = sx+x, sy+y[i], sxx+x*x, sxy+x*y[i]
+	}
+	if det := n*sxx - sx*sx; det > 1e-12*n*sxx {
+		f, s = (sxx*sy-sx*sxy)/det, (n*sxy-sx*sy)/det
+		if f >= 0 && s >= 0 {
+			return f, s
+		}
+	}
+	f1, s2 := math.Max(0, sy/n), math.Max(0, sxy/sxx)
+	var e1, e2 float64
+	for i, r := range rho {
+		x := 1 / (1 - busy*r)
+		e1 += (y[i] - f1) * (y[i] - f1)
+		e2 += (y[i] - s2*x) * (y[i] - s2*x)
+	}
+	if e1 < e2 {
+		return f1, 0
+	}
+	return 0, s2
+}
+
+// BootstrapLatencyKnee refits the knee on reps moving-block bootstrap
+// resamples of the windows (in time order; blocks of n^(1/3)) and returns
+// the fits that succeeded.
+func BootstrapLatencyKnee(rho, q []float64, reps int, src Source) []*LatencyKnee {
+	if len(rho) != len(q) || len(rho) < 3 {
+		return nil
+	}
+	if src == nil {
+		src = newSplitMix(1)
+	}
+	var out []*LatencyKnee
+	for range reps {
+		idx := blockBootstrap(src, len(rho), defaultBlock(len(rho)))
+		r, v := make([]float64, len(idx)), make([]float64, len(idx))
+		for i, j := range idx {
+			r[i], v[i] = rho[j], q[j]
+		}
+		if k, err := FitLatencyKnee(r, v); err == nil {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // At returns q(ρ); +Inf at Busy·ρ ≥ 1.

@@ -197,3 +197,48 @@ func TestHuberNNLSIgnoresOutliers(t *testing.T) {
 		}
 	}
 }
+
+func TestSaturationRateKneeCarriesTheKneeUncertainty(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 11))
+	ws := waveWindows(rnd, 96, 0.05, 0.030, 0.045, 0.010, 0.05, 0)
+	fit, err := FitThroughput([]string{"login", "spawn", "stop"}, ws, ThroughputOptions{Rand: rand.NewPCG(1, 2), Bootstrap: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mix := []float64{1, 1, 1}
+	// A fixed target: the same as SaturationRate.
+	a, _ := fit.SaturationRate(mix, nil, 0.8)
+	b, err := fit.SaturationRateKnee(mix, nil, func(int) float64 { return 0.8 })
+	if err != nil || a != b {
+		t.Errorf("fixed target: %+v, %v; want %+v", b, err, a)
+	}
+	// A target that varies between draws widens the interval around the
+	// same point estimate.
+	c, err := fit.SaturationRateKnee(mix, nil, func(i int) float64 {
+		if i < 0 {
+			return 0.8
+		}
+		return 0.8 + 0.1*float64(i%3-1)
+	})
+	if err != nil || c.Value != a.Value || !(c.Upper-c.Lower > a.Upper-a.Lower) {
+		t.Errorf("varying target: %+v, %v; want the point %v and a wider interval than %+v", c, err, a.Value, a)
+	}
+	// The knee's bootstrap refits come back near the knee.
+	var rho, q []float64
+	for i := range 30 {
+		r := 0.02 + 0.01*float64(i)
+		rho, q = append(rho, r), append(q, (50+100/(1-2*r))*(1+0.05*rnd.NormFloat64()))
+	}
+	boot := BootstrapLatencyKnee(rho, q, 40, rand.NewPCG(3, 3))
+	if len(boot) < 30 {
+		t.Fatalf("%d of 40 bootstrap knees fitted", len(boot))
+	}
+	var us []float64
+	for _, k := range boot {
+		us = append(us, k.Utilisation(2000))
+	}
+	lo, hi := percentileInterval(us, 0.9)
+	if want := (1 - 100.0/1950) / 2; !(lo <= want*1.05 && want*0.95 <= hi) {
+		t.Errorf("bootstrap utilisation at 2 s in [%.3g, %.3g], want near %.3g", lo, hi, want)
+	}
+}

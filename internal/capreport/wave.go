@@ -218,8 +218,18 @@ func BuildWave(res *reports.Results, info ScenarioInfo, in WaveInputs) (*reports
 	w.LatencyRate = math.NaN()
 	if k, err := models.FitLatencyKnee(rhoL, qL); err == nil {
 		w.LoginKnee = &reports.Knee{Floor: k.Floor, Scale: k.Scale, Busy: k.Busy, Points: k.Points}
+		// The knee's uncertainty joins the CPU model's: bootstrap fits of
+		// the knee paired with the CPU model's draws.
+		boot := models.BootstrapLatencyKnee(rhoL, qL, t.Draws(), nil)
+		target := func(i int) float64 {
+			kk := k
+			if i >= 0 && len(boot) > 0 {
+				kk = boot[i%len(boot)]
+			}
+			return math.Min(kk.Utilisation(in.LoginTarget), in.CPUTarget)
+		}
 		if rk := k.Utilisation(in.LoginTarget); rk < in.CPUTarget {
-			if ls, err := t.SaturationRate(mix, nil, rk); err == nil {
+			if ls, err := t.SaturationRateKnee(mix, nil, target); err == nil {
 				w.LatencyRate = 60 * ls.Value
 				if w.LatencyRate < w.Saturation.Value {
 					w.Saturation, w.Binding = perMin(ls), "login latency"
