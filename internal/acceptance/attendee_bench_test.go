@@ -55,17 +55,30 @@ const (
 // fleet's, hub's and proxy's CPU over the same 60 s.
 //
 //	go test -run X -bench Attendees1000 -benchtime 1x -timeout 30m ./internal/acceptance
+//
+// HUBCAP_BENCH_CELL_EVERY and HUBCAP_BENCH_STEADY (Go durations) change the
+// cell interval and the steady phase; issue 13's 5,000-attendee figure:
+//
+//	HUBCAP_BENCH_ATTENDEES=5000 HUBCAP_BENCH_CELL_EVERY=30s HUBCAP_BENCH_STEADY=90s \
+//	  go test -run X -bench Attendees1000 -benchtime 1x -timeout 60m ./internal/acceptance
 func BenchmarkAttendees1000(b *testing.B) {
 	n := 1000
 	if v, err := strconv.Atoi(os.Getenv("HUBCAP_BENCH_ATTENDEES")); err == nil && v > 0 {
 		n = v
 	}
+	every, steady := benchCellEvery, benchSteady
+	if d, err := time.ParseDuration(os.Getenv("HUBCAP_BENCH_CELL_EVERY")); err == nil && d > 0 {
+		every = d
+	}
+	if d, err := time.ParseDuration(os.Getenv("HUBCAP_BENCH_STEADY")); err == nil && d > 0 {
+		steady = d
+	}
 	for range b.N {
-		benchAttendees(b, n)
+		benchAttendees(b, n, every, steady)
 	}
 }
 
-func benchAttendees(b *testing.B, n int) {
+func benchAttendees(b *testing.B, n int, benchCellEvery, benchSteady time.Duration) {
 	const release = "5.5.1"
 	hubtest.Require(b, release)
 	fl := startFleetProcess(b)
@@ -76,7 +89,7 @@ func benchAttendees(b *testing.B, n int) {
 		SpawnerFiles:  map[string][]byte{fleet.SpawnerModule + ".py": []byte(fleet.SpawnerPython)},
 		Env:           map[string]string{fleet.EnvFleetURL: fl.url, fleet.EnvFleetSecret: fl.secret},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
 	defer cancel()
 	sink := &benchSink{}
 

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"encoding/json"
 	"runtime"
 	"strings"
 	"testing"
@@ -109,4 +110,55 @@ func heapAndStacks() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapInuse + ms.StackInuse)
+}
+
+// BenchmarkClientReceive is the client's work for one execution's frames as
+// jupyter_server sends them on the legacy protocol (status busy,
+// execute_input, execute_result, execute_reply, status idle): decode,
+// parent lookup and content reading, as readLoop and Execute do them.
+func BenchmarkClientReceive(b *testing.B) {
+	parent := NewMessage("shell", "execute_request", "s", "alice", executeContent("5 * 4"))
+	ph := appendHeader(nil, parent.Header)
+	var frames [][]byte
+	for _, f := range []struct {
+		ch, typ string
+		content any
+	}{
+		{"iopub", "status", map[string]string{"execution_state": "busy"}},
+		{"iopub", "execute_input", map[string]any{"code": "5 * 4", "execution_count": 1}},
+		{"iopub", "execute_result", map[string]any{"data": map[string]string{"text/plain": "20"}, "metadata": map[string]any{}, "execution_count": 1}},
+		{"shell", "execute_reply", map[string]any{"status": "ok", "execution_count": 1, "user_expressions": map[string]any{}, "payload": []any{}}},
+		{"iopub", "status", map[string]string{"execution_state": "idle"}},
+	} {
+		m := NewMessage(f.ch, f.typ, "k", "alice", f.content)
+		m.ParentHeader = ph
+		fr, _, err := EncodeServerLegacy(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		frames = append(frames, fr)
+	}
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) (Message, error)
+		read   func(string, []byte, *execOutput)
+		parent func(Message) string
+	}{
+		{"direct", decodeReceived, readOutput, parentID},
+		{"encoding-json", DecodeJSON, func(_ string, c []byte, o *execOutput) { _ = json.Unmarshal(c, o) }, Message.ParentMsgID},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, fr := range frames {
+					m, err := c.decode(fr)
+					if err != nil || c.parent(m) != parent.Header.MsgID {
+						b.Fatal(err)
+					}
+					var out execOutput
+					c.read(m.Header.MsgType, m.Content, &out)
+				}
+			}
+		})
+	}
 }
