@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/internal/pgtest"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
 )
 
@@ -122,6 +123,7 @@ func TestMain(m *testing.M) {
 	}
 	fixtureDir = dir
 	code := m.Run()
+	pgtest.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
