@@ -20,6 +20,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/capreport"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/internal/pgtest"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/models"
 	"github.com/hubcap-dev/hubcap/reports"
@@ -57,6 +58,7 @@ func hubcapBin(t *testing.T, root string) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	pgtest.Stop()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -68,6 +68,9 @@ type ConfigParams struct {
 	ConcurrentSpawnLimit int
 	// ExtraConfig is appended last, so it can override anything above.
 	ExtraConfig string
+	// ExternalDB reads db_url from $HUBCAP_DB_URL (DBURLEnv) instead of
+	// SQLite in RunDir.
+	ExternalDB bool
 }
 
 // py renders a Go string as a Python string literal (JSON string syntax is
@@ -113,7 +116,11 @@ func GenerateConfig(p ConfigParams) string {
 	w("c.JupyterHub.cleanup_proxy = False  # hubcap owns the proxy; routes survive restarts")
 	w("")
 	w("# State, all inside the run directory.")
-	w("c.JupyterHub.db_url = %s", py("sqlite:///"+p.RunDir+"/jupyterhub.sqlite"))
+	if p.ExternalDB {
+		w("c.JupyterHub.db_url = os.environ[%s]  # an external database; its URL holds a password", py(DBURLEnv))
+	} else {
+		w("c.JupyterHub.db_url = %s", py("sqlite:///"+p.RunDir+"/"+SQLiteFile))
+	}
 	w("c.JupyterHub.cookie_secret_file = os.path.join(run_dir, %s)", py("jupyterhub_cookie_secret"))
 	w("c.JupyterHub.pid_file = os.path.join(run_dir, %s)", py("jupyterhub.pid"))
 	w("")

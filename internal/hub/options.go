@@ -51,6 +51,10 @@ type Options struct {
 	ExtraConfig string
 	// ConcurrentSpawnLimit sets c.JupyterHub.concurrent_spawn_limit when > 0.
 	ConcurrentSpawnLimit int
+	// DBURL is the hub's db_url when not SQLite in RunDir: a
+	// postgresql://user:password@host:port/db URL (see db.go; the password
+	// never reaches the config file or the logs).
+	DBURL string
 	// Ports asked for explicitly; 0 picks a free port. A busy explicit port
 	// fails Start with ErrPortBusy.
 	Ports Ports
@@ -109,9 +113,12 @@ func (o Options) Validate() []error {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			errs = append(errs, fmt.Errorf("environment variable name %q is invalid", k))
 		}
-		if k == ServiceTokenEnv || k == ProxyTokenEnv {
+		if k == ServiceTokenEnv || k == ProxyTokenEnv || k == DBURLEnv {
 			errs = append(errs, fmt.Errorf("environment variable %s is set by hubcap", k))
 		}
+	}
+	if err := validateDBURL(o.DBURL); err != nil {
+		errs = append(errs, err)
 	}
 	if o.ConcurrentSpawnLimit < 0 {
 		errs = append(errs, fmt.Errorf("concurrent spawn limit %d is negative", o.ConcurrentSpawnLimit))

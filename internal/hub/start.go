@@ -98,6 +98,12 @@ func Start(ctx context.Context, o Options) (_ *Hub, err error) {
 		StopGrace:    o.StopGrace,
 		StartedAt:    time.Now().UTC(),
 	}
+	if o.DBURL != "" {
+		if h.env == nil {
+			h.env = map[string]string{}
+		}
+		h.env[DBURLEnv] = o.DBURL
+	}
 	for k := range h.env {
 		h.st.EnvKeys = append(h.st.EnvKeys, k)
 	}
@@ -188,6 +194,7 @@ func (h *Hub) writeFiles(o Options) error {
 		SpawnerConfig:        o.SpawnerConfig,
 		ConcurrentSpawnLimit: o.ConcurrentSpawnLimit,
 		ExtraConfig:          o.ExtraConfig,
+		ExternalDB:           o.DBURL != "",
 	}
 	if h.mc != nil && o.Spawner == SpawnerLocal {
 		cg, err := h.mc.Create(h.st.CgroupPrefix+"-servers", 0)

@@ -2,6 +2,7 @@ package seed
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,10 @@ type DBOptions struct {
 	// (between restarts); the database must have been created by the hub
 	// (it is never created or migrated here).
 	DB string
+	// DBURL, instead of DB, is the hub's database URL (its db_url, e.g.
+	// postgresql://user:password@127.0.0.1:5432/jupyterhub, as
+	// hub.Hub.DBURL gives it). It reaches the script on stdin, never argv.
+	DBURL string
 	// Fleet receives a registration for every running server of the plan
 	// that it does not have yet; nil registers nothing (the servers would
 	// then be found stopped at the next restart).
@@ -142,7 +147,7 @@ func ApplyDB(ctx context.Context, p Plan, o DBOptions) (DBResult, error) {
 		}
 	}
 	in := dbInput{
-		DBURL:       "sqlite:///" + o.DB,
+		DBURL:       cmp.Or(o.DBURL, "sqlite:///"+o.DB),
 		Proto:       su.Scheme,
 		IP:          su.Hostname(),
 		Port:        port,
@@ -210,10 +215,16 @@ func (o DBOptions) validate(p Plan) error {
 	if o.Python == "" {
 		errs = append(errs, errors.New("Python is empty: give the release venv's python (hub.Install.Bin(\"python\"))"))
 	}
-	if o.DB == "" {
-		errs = append(errs, errors.New("DB is empty: give the hub's jupyterhub.sqlite"))
-	} else if _, err := os.Stat(o.DB); err != nil {
-		errs = append(errs, fmt.Errorf("database %s: %w (start the hub once so that it creates it)", o.DB, err))
+	switch {
+	case o.DB != "" && o.DBURL != "":
+		errs = append(errs, errors.New("DB and DBURL both given: give one"))
+	case o.DBURL != "":
+	case o.DB == "":
+		errs = append(errs, errors.New("DB is empty: give the hub's jupyterhub.sqlite (or DBURL)"))
+	default:
+		if _, err := os.Stat(o.DB); err != nil {
+			errs = append(errs, fmt.Errorf("database %s: %w (start the hub once so that it creates it)", o.DB, err))
+		}
 	}
 	if o.ServerURL == "" {
 		errs = append(errs, errors.New("ServerURL is empty: give the fleet's URL"))
