@@ -197,6 +197,11 @@ func Assess(in Input) Assessment {
 		if res.TruncatedTail {
 			warns = append(warns, "run cut short: the last line of the results was incomplete and was dropped")
 		}
+		if res.MalformedCount > 0 {
+			first := res.Malformed[0]
+			warns = append(warns, fmt.Sprintf("damaged results: %d malformed lines were skipped (the first, line %d: %s); this report shows the rest",
+				res.MalformedCount, first.Line, first.Err))
+		}
 		a.CutShort = res.CutShort()
 	}
 	v := in.Verdict

@@ -182,6 +182,8 @@ func Merge(parts []Part) (merged *Results, instances []Instance, notes []string,
 		instances[i].Telemetry = i == telemetryFrom
 		out.Lines += r.Lines
 		out.TruncatedTail = out.TruncatedTail || r.TruncatedTail
+		out.MalformedCount += r.MalformedCount // line numbers are the part's own
+		out.Malformed = append(out.Malformed, r.Malformed...)
 		if worst < 0 || statusRank(r.Status) < statusRank(parts[worst].Results.Status) {
 			worst = i
 		}

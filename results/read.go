@@ -79,6 +79,11 @@ type Results struct {
 	// TruncatedTail reports that the last line was incomplete (a run, or a
 	// copy of its output, cut short) and was dropped.
 	TruncatedTail bool
+	// Malformed are the damaged lines before the last that were skipped (at
+	// most MaxMalformed of them; MalformedCount counts them all). Read
+	// returns such results together with an error wrapping ErrMalformedLine.
+	Malformed      []MalformedLine
+	MalformedCount int
 
 	index map[string]*Series
 }
@@ -141,12 +146,24 @@ type rawLine struct {
 	} `json:"data"`
 }
 
+// MalformedLine is a damaged line that Read skipped.
+type MalformedLine struct {
+	Line int    // 1-based line number
+	Err  string // what is wrong with it
+}
+
+// MaxMalformed bounds Results.Malformed.
+const MaxMalformed = 20
+
 // Read reads a k6 NDJSON results stream (`k6 run --out json=FILE`, also
 // gzip-compressed) line by line. An incomplete last line is dropped and
 // flagged in Results.TruncatedTail rather than failing: a run killed mid-write
-// still gets its report. A malformed line before the last is an error
-// wrapping ErrMalformedLine with its line number; input without any k6 line
-// is ErrNotNDJSON. Lines of unknown type are skipped (k6 may add types).
+// still gets its report. Malformed lines before the last are skipped and
+// listed in Results.Malformed, and Read returns what was readable together
+// with an error wrapping ErrMalformedLine that names the first one's line
+// number (callers that need the whole stream stop on the error; a report can
+// show the rest). Input without any k6 line is ErrNotNDJSON. Lines of
+// unknown type are skipped (k6 may add types).
 func Read(r io.Reader) (*Results, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -180,8 +197,13 @@ func Read(r io.Reader) (*Results, error) {
 		}
 		res.Lines++
 		if badLine != 0 {
-			// A bad line followed by more input: damage, not a cut-short tail.
-			return nil, fmt.Errorf("%w %d: %v; pass the file written by `hubcap run --out json=FILE`", ErrMalformedLine, badLine, badErr)
+			// A bad line followed by more input: damage, not a cut-short
+			// tail. Skip it and read on.
+			res.MalformedCount++
+			if len(res.Malformed) < MaxMalformed {
+				res.Malformed = append(res.Malformed, MalformedLine{Line: badLine, Err: badErr.Error()})
+			}
+			badLine, badErr = 0, nil
 		}
 		if errors.Is(err, errLineTooLong) {
 			badLine, badErr = lineNo, fmt.Errorf("line longer than %d bytes", MaxLineBytes)
@@ -206,6 +228,14 @@ func Read(r io.Reader) (*Results, error) {
 		return nil, fmt.Errorf("%w: no Metric or Point line; pass the file written by `hubcap run --out json=FILE`", ErrNotNDJSON)
 	}
 	res.finish()
+	if res.MalformedCount > 0 {
+		first := res.Malformed[0]
+		more := ""
+		if res.MalformedCount > 1 {
+			more = fmt.Sprintf(" and %d more malformed lines", res.MalformedCount-1)
+		}
+		return res, fmt.Errorf("%w %d: %s%s, skipped; the rest of the file was read", ErrMalformedLine, first.Line, first.Err, more)
+	}
 	return res, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/script"
 	"github.com/hubcap-dev/hubcap/models"
+	"github.com/hubcap-dev/hubcap/results"
 )
 
 func init() {
@@ -89,7 +90,7 @@ func runReport(_ context.Context, stdio IO, args []string) error {
 	if err != nil {
 		return withExitCode(ExitUsage, err)
 	}
-	in, err := f.inputs(paths)
+	in, damaged, err := f.inputs(paths)
 	if err != nil {
 		return err
 	}
@@ -108,13 +109,23 @@ func runReport(_ context.Context, stdio IO, args []string) error {
 		fmt.Fprintf(stdio.Stdout, "merged: %d instances of run %s (%s)\n", len(ids), in.Instances[0].RunID, strings.Join(ids, ", "))
 	}
 	printVerdict(stdio.Stdout, r, f.out)
+	if damaged != nil {
+		// The report shows what was readable; the damage still fails.
+		return withExitCode(ExitError, fmt.Errorf("%w; %s shows what was readable", damaged, f.out))
+	}
 	return nil
 }
 
 // inputs turns the flags into capreport's inputs, reading the results (for
 // the release that picks the default calibration), the calibration and the
-// check.
-func (f *reportFlags) inputs(paths []string) (capreport.Inputs, error) {
+// check. damaged is the error of results files with malformed lines, read
+// around them.
+func (f *reportFlags) inputs(paths []string) (in capreport.Inputs, damaged error, err error) {
+	in, err = f.readInputs(paths, &damaged)
+	return in, damaged, err
+}
+
+func (f *reportFlags) readInputs(paths []string, damaged *error) (capreport.Inputs, error) {
 	in := capreport.Inputs{SummaryPath: f.summary, Planned: f.planned, PlannedRate: f.peakRate,
 		Headroom: f.headroom, Family: f.family, Release: f.release, Title: f.title}
 	var errs []error
@@ -135,7 +146,10 @@ func (f *reportFlags) inputs(paths []string) (capreport.Inputs, error) {
 		in.ResultsPath = paths[0]
 	}
 	res, instances, notes, err := capreport.ReadMerged(paths)
-	if err != nil {
+	switch {
+	case err != nil && res != nil && errors.Is(err, results.ErrMalformedLine):
+		*damaged = err
+	case err != nil:
 		return in, withExitCode(reportExitCode(err), err)
 	}
 	in.Results, in.Instances, in.MergeNotes = res, instances, notes

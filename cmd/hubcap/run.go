@@ -421,7 +421,7 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 		}
 	}
 	if status == statusHubDied {
-		fmt.Fprintf(stdio.Stderr, "hubcap run: the hub stopped answering during the run and did not come back (see hub_up in the results)\n")
+		fmt.Fprintf(stdio.Stderr, "hubcap run: the hub stopped answering during the run and did not come back (see hub_up in the results)%s\n", th.deathDetail())
 	}
 	switch {
 	case cleanup && status == statusHubDied:

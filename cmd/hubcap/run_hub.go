@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/hub"
@@ -59,6 +60,25 @@ var errHubUnreachable = errors.New("nothing answered at the hub URL")
 // ErrHubDied: the hub stopped answering during the run and did not come
 // back (exit code ExitHubDied, whatever the script's thresholds say).
 var ErrHubDied = errors.New("the hub died during the run")
+
+// deathDetail says which of a local hub's processes is gone when it
+// stopped answering ("" for --hub URL).
+func (t *runTarget) deathDetail() string {
+	if t.local == nil {
+		return ""
+	}
+	alive := func(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
+	hubPID, proxyPID := t.local.Hub.PID(), t.local.Hub.ProxyPID()
+	switch hubUp, proxyUp := alive(hubPID), alive(proxyPID); {
+	case hubUp && !proxyUp:
+		return fmt.Sprintf(": the local hub's proxy (configurable-http-proxy, pid %d) is gone, the hub process (pid %d) still runs", proxyPID, hubPID)
+	case !hubUp && proxyUp:
+		return fmt.Sprintf(": the local hub process (pid %d) is gone, its proxy still runs", hubPID)
+	case !hubUp && !proxyUp:
+		return ": the local hub and its proxy are gone"
+	}
+	return ""
+}
 
 // errHubDied is the error of a run whose hub died; the script's own error,
 // if any, is kept beside it.

@@ -429,7 +429,11 @@ func readResults(path string) (*reports.Results, error) {
 	defer f.Close()
 	res, err := reports.ReadNDJSON(f)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrResults, path, err)
+		err = fmt.Errorf("%w: %s: %w", ErrResults, path, err)
+		if res != nil && errors.Is(err, results.ErrMalformedLine) {
+			return res, err // damaged lines skipped: what was readable, and the error
+		}
+		return nil, err
 	}
 	return res, nil
 }

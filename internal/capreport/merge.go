@@ -19,18 +19,29 @@ import (
 // is read as ReadResults reads it. Files of different runs are refused with
 // an error wrapping ErrBadInputs and results.ErrDifferentRuns; unreadable
 // files with ErrResults. notes say what the merge left out or found odd.
+// Files with damaged lines (results.ErrMalformedLine) are read around them:
+// the merged results come back with that error, so that a report can show
+// what was readable and the caller can still fail.
 func ReadMerged(paths []string) (res *reports.Results, instances []results.Instance, notes []string, err error) {
 	if len(paths) == 0 {
 		return nil, nil, nil, fmt.Errorf("%w: no results files", ErrBadInputs)
 	}
 	parts := make([]results.Part, 0, len(paths))
+	var damaged []error
 	for _, p := range paths {
 		r, err := readResults(p)
-		if err != nil {
+		if err != nil && r != nil {
+			damaged = append(damaged, err)
+		} else if err != nil {
 			return nil, nil, nil, err
 		}
 		parts = append(parts, results.Part{Name: filepath.Base(p), Results: r})
 	}
+	defer func() {
+		if err == nil && len(damaged) > 0 {
+			err = errors.Join(damaged...)
+		}
+	}()
 	res, instances, notes, err = results.Merge(parts)
 	if errors.Is(err, results.ErrDifferentRuns) {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrBadInputs, err)

@@ -53,6 +53,7 @@ type JSON struct {
 	stopped  chan struct{}
 	written  int64
 	stopOnce sync.Once
+	path     string // for messages; "" when not a file of OpenJSON
 
 	// MaxBuffered bounds the samples held in memory (default 10000).
 	MaxBuffered int
@@ -75,7 +76,7 @@ func OpenJSON(path string, describe func(string) (MetricMeta, bool)) (*JSON, err
 		w = gz
 	}
 	o := NewJSON(w, describe)
-	o.gz, o.closer = gz, f
+	o.gz, o.closer, o.path = gz, f, path
 	o.Start(FlushInterval)
 	return o, nil
 }
@@ -194,6 +195,10 @@ func (o *JSON) Close() error {
 		}
 	}
 	if o.err != nil {
+		if o.path != "" {
+			return fmt.Errorf("%w: --out json=%s is incomplete (the summary above is complete): %w; free space there or write the results elsewhere",
+				ErrOutput, o.path, o.err)
+		}
 		return fmt.Errorf("%w: json: %w", ErrOutput, o.err)
 	}
 	return nil

@@ -545,11 +545,21 @@ func (r *runner) finish() error {
 		hsCtx = c
 	}
 	summaryErr := r.writeSummaries(hsCtx, snap, sumOpts)
+	var outErr error
 	if r.jsonOut != nil {
-		if err := r.jsonOut.Close(); err != nil {
-			r.log.print("error", err.Error())
-		}
+		outErr = r.jsonOut.Close()
 	}
+	err := r.outcome(snap, summaryErr, outErr)
+	if outErr != nil && !errors.Is(err, outErr) {
+		r.log.print("error", outErr.Error()) // another error sets the exit code; say this one too
+	}
+	return err
+}
+
+// outcome is the run's error, the first of these that applies. Results that
+// could not be written completely (--out on a full disk) fail the run, after
+// the summary.
+func (r *runner) outcome(snap *metrics.Snapshot, summaryErr, outErr error) error {
 	phaseErr := r.phaseErr
 	switch {
 	case phaseErr != nil && !errors.Is(phaseErr, ErrAborted):
@@ -564,6 +574,8 @@ func (r *runner) finish() error {
 		return fmt.Errorf("%w by the user (Ctrl-C)", ErrInterrupted)
 	case summaryErr != nil:
 		return summaryErr
+	case outErr != nil:
+		return outErr
 	case snap.ThresholdsFailed > 0 || r.thresholdAbort.Load():
 		return fmt.Errorf("%w on metrics %s", ErrThresholdsFailed, failedMetrics(snap))
 	case r.sh.failed.Load() != nil:

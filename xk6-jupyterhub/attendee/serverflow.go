@@ -285,7 +285,6 @@ func (s *Session) ConnectKernel(ctx context.Context) error {
 			conn.Close()
 			return err
 		}
-		s.closing.Store(false)
 		s.connMu.Lock()
 		s.conn = conn
 		s.connMu.Unlock()
@@ -303,12 +302,14 @@ func (s *Session) watch(c *kernel.Conn) {
 	s.t.Emit(MetricDataSent, float64(st.BytesSent), map[string]string{"endpoint": "/user/:name/:server/api/kernels/:id/channels"})
 	s.t.Emit(MetricDataReceived, float64(st.BytesReceived), map[string]string{"endpoint": "/user/:name/:server/api/kernels/:id/channels"})
 	s.connMu.Lock()
-	current := s.conn == c
-	if current {
+	if s.conn == c {
 		s.conn = nil
 	}
 	s.connMu.Unlock()
-	if current && !s.closing.Load() {
+	// Lost unless this side closed it (kernel.ErrClosed). Not decided by
+	// the session's state: an attendee that reconnects at once, as soon as
+	// its execute failed, may already have replaced the connection.
+	if err := c.Err(); err != nil && !errors.Is(err, kernel.ErrClosed) {
 		reason := "lost"
 		if err := c.Err(); err != nil && errors.Is(err, kernel.ErrKernelRestarted) {
 			reason = "kernel_restarted"
@@ -322,7 +323,6 @@ func (s *Session) takeConn() *kernel.Conn {
 	defer s.connMu.Unlock()
 	c := s.conn
 	s.conn = nil
-	s.closing.Store(true)
 	return c
 }
 

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
@@ -77,7 +76,6 @@ type Session struct {
 	kernelID, sessionID string
 	connMu              sync.Mutex
 	conn                *kernel.Conn
-	closing             atomic.Bool
 }
 
 // String describes the session without secrets.
@@ -414,7 +412,6 @@ func classify(err error) (status, kind string) {
 
 // Close closes the kernel websocket, if any. It makes no request.
 func (s *Session) Close() error {
-	s.closing.Store(true)
 	s.connMu.Lock()
 	c := s.conn
 	s.conn = nil
