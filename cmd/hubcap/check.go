@@ -110,6 +110,9 @@ Every 5.x database has the same schema revision, so --db cannot tell 5.3.0
 (quadratic start-up) from 5.5.1 (linear): without --release the worst case
 is assumed and the verdict is at least WARN.
 
+--replay FILE shows a measured restart of the database (hubcap replay --json
+output) beside the prediction, with the prediction's error against it.
+
 Exit codes: 0 PASS/WARN, 20 FAIL, 21 database file not found, 22 not SQLite,
 23 not a JupyterHub database, 24 unknown schema revision (pass --release),
 25 PostgreSQL refused, 26 token lacks scopes, 27 URL is not a JupyterHub,
@@ -123,6 +126,8 @@ type checkFlags struct {
 	ArgvToken   string
 	// StartupBudgetD is --startup-budget.
 	StartupBudgetD time.Duration
+	// ReplayFile is --replay: hubcap replay --json output.
+	ReplayFile string
 }
 
 func runCheck(ctx context.Context, stdio IO, args []string) error {
@@ -141,6 +146,7 @@ func runCheck(ctx context.Context, stdio IO, args []string) error {
 		"how long the deployment lets the hub start before its probe restarts it (liveness/startup probe: initialDelaySeconds + periodSeconds × failureThreshold); 0 = not checked")
 	fs.DurationVar(&f.Timeout, "timeout", 0, "per-request timeout for --hub (default 60s)")
 	fs.BoolVar(&f.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&f.ReplayFile, "replay", "", "show this measured restart (hubcap replay --json output) beside the prediction")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -173,10 +179,18 @@ func runCheck(ctx context.Context, stdio IO, args []string) error {
 			f.Token = strings.TrimSpace(os.Getenv(TokenEnv))
 		}
 	}
+	var rp *check.Replay
+	if f.ReplayFile != "" {
+		var err error
+		if rp, err = check.LoadReplay(f.ReplayFile); err != nil {
+			return withExitCode(ExitUsage, fmt.Errorf("--replay: %w", err))
+		}
+	}
 	r, err := check.Run(ctx, f.Options)
 	if err != nil {
 		return withExitCode(checkExitCode(err), err)
 	}
+	r.AttachReplay(rp)
 	if f.JSON {
 		err = r.JSON(stdio.Stdout)
 	} else {

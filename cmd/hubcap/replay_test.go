@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hubcap-dev/hubcap/internal/check"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/replay"
 )
@@ -90,5 +91,37 @@ func TestReplayCommandJSON(t *testing.T) {
 	}
 	if after, err := os.ReadFile(db); err != nil || string(after) != string(before) {
 		t.Errorf("the original database changed (%v)", err)
+	}
+}
+
+// TestCheckReplay: check --replay puts a measured restart of the same
+// shape beside the prediction (JSON field and text line); an unreadable
+// replay file is a usage error.
+func TestCheckReplay(t *testing.T) {
+	dir := t.TempDir()
+	cal := checkCalibration(t, dir, "5.3.0")
+	heavy := checkDB(t, "4621fec11365", 401, 400)
+	rp := filepath.Join(dir, "replay.json")
+	body := `{"release": "5.3.0", "shape": {"users": 1, "spawner_rows": 401, "running": 400, "joined_rows": 160400},
+	  "memory_limit": 0, "healthy": true, "oom_killed": false, "peak_rss": 536870912, "seconds_to_healthy": 7.5, "init_spawners_seconds": 5.1}`
+	if err := os.WriteFile(rp, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"check", "--db", heavy, "--release", "5.3.0", "--memory-limit", "4Gi", "--calibration", cal, "--replay", rp}
+	code, out, errs := runArgs(t, append(args, "--json")...)
+	var r check.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("exit %d: %v\n%s%s", code, err, out, errs)
+	}
+	if r.Replay == nil || !r.Replay.SameShape || r.Replay.PeakRSS != 512<<20 || r.Replay.PeakError == nil {
+		t.Errorf("report's replay: %+v", r.Replay)
+	}
+	_, out, _ = runArgs(t, args...)
+	if !strings.Contains(out, "replay         measured peak 512 MiB") || !strings.Contains(out, "% of it") {
+		t.Errorf("text report lacks the replay line:\n%s", out)
+	}
+	code, out, errs = runArgs(t, "check", "--db", heavy, "--release", "5.3.0", "--calibration", cal, "--replay", cal)
+	if code != ExitUsage || !strings.Contains(errs, "--replay") {
+		t.Errorf("--replay of a calibration file: exit %d\n%s%s", code, out, errs)
 	}
 }

@@ -177,6 +177,10 @@ type Report struct {
 
 	Actions []Action `json:"actions"`
 	Notes   []string `json:"notes,omitempty"`
+
+	// Replay is a measured restart of the database (hubcap replay
+	// --json), shown beside the prediction (AttachReplay); nil if none.
+	Replay *Replay `json:"replay,omitempty"`
 }
 
 // TopUser is one line of the top-users table.

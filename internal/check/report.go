@@ -81,6 +81,9 @@ func (r *Report) Text(w io.Writer) error {
 	} else {
 		p("  memory limit   not given; with %s headroom this shape needs %s", fmtPct(r.Headroom), fmtBytes(float64(r.RequiredLimit)))
 	}
+	if r.Replay != nil {
+		p("  replay         %s", replayLine(r.Replay))
+	}
 
 	p("")
 	p("Verdict   %s", r.Verdict)
