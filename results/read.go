@@ -388,3 +388,37 @@ func ReadFile(path string) (*Results, error) {
 	defer f.Close()
 	return Read(f)
 }
+
+// FromLogs copies the results lines of a container's log (`kubectl logs` of
+// a pod that ran hubcap run --out json=-, where the runner's messages on
+// stderr are interleaved with the stream on stdout) from r to w: the lines
+// that start with `{"`. It returns how many lines it kept and skipped.
+func FromLogs(r io.Reader, w io.Writer) (kept, skipped int, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var buf []byte
+	for {
+		line, rerr := readLine(br, &buf)
+		if errors.Is(rerr, errLineTooLong) {
+			skipped++
+			continue
+		}
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return kept, skipped, rerr
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 {
+			if bytes.HasPrefix(t, []byte(`{"`)) {
+				kept++
+				if _, err := bw.Write(line); err != nil {
+					return kept, skipped, err
+				}
+			} else {
+				skipped++
+			}
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	return kept, skipped, bw.Flush()
+}

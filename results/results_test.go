@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,5 +73,28 @@ func TestAppendStatus(t *testing.T) {
 	}
 	if err := AppendStatus(filepath.Join(t.TempDir(), "missing"), StatusCompleted, t0); err == nil {
 		t.Error("appending to a missing file succeeded")
+	}
+}
+
+// The results lines of a pod's log survive the runner's messages between
+// them; what remains reads as the stream.
+func TestFromLogs(t *testing.T) {
+	var stream bytes.Buffer
+	e := NewEncoder(&stream)
+	t0 := time.Date(2026, 3, 14, 8, 0, 0, 0, time.UTC)
+	_ = e.Metric(Metric{Name: "m", Type: KindCounter})
+	_ = e.Point("m", t0, 1, nil)
+	_ = WriteStatus(&stream, StatusCompleted, t0.Add(time.Second))
+	lines := strings.SplitAfter(stream.String(), "\n")
+	log := "      instance: s0 of run x\n" + lines[0] + "hubcap run: warning: {not json}\n" + lines[1] + "\n" + strings.Join(lines[2:], "") +
+		"     checks.........: 100.00% ✓ 3\n"
+	var out bytes.Buffer
+	kept, skipped, err := FromLogs(strings.NewReader(log), &out)
+	if err != nil || kept != 4 || skipped != 3 {
+		t.Fatalf("kept %d skipped %d err %v", kept, skipped, err)
+	}
+	res, err := Read(&out)
+	if err != nil || res.Status != StatusCompleted || res.PointCount != 2 {
+		t.Errorf("read back: %v, status %q, %d points", err, res.Status, res.PointCount)
 	}
 }

@@ -90,11 +90,7 @@ func AppendStatus(path, status string, t time.Time) (err error) {
 		gz = gzip.NewWriter(f)
 		w = gz
 	}
-	enc := NewEncoder(w)
-	if err := enc.Metric(Metric{Name: MetricRunStatus, Type: KindGauge, Contains: ContainsDefault}); err != nil {
-		return err
-	}
-	if err := enc.Point(MetricRunStatus, t, 1, map[string]string{TagStatus: status}); err != nil {
+	if err := WriteStatus(w, status, t); err != nil {
 		return err
 	}
 	if gz != nil {
@@ -103,4 +99,14 @@ func AppendStatus(path, status string, t time.Time) (err error) {
 		}
 	}
 	return nil
+}
+
+// WriteStatus writes the run-status marker to w: a [MetricRunStatus]
+// declaration and one point at t with tag status.
+func WriteStatus(w io.Writer, status string, t time.Time) error {
+	enc := NewEncoder(w)
+	if err := enc.Metric(Metric{Name: MetricRunStatus, Type: KindGauge, Contains: ContainsDefault}); err != nil {
+		return err
+	}
+	return enc.Point(MetricRunStatus, t, 1, map[string]string{TagStatus: status})
 }

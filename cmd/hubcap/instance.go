@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,21 @@ func (f *runFlags) instance(getenv func(string) string) (instanceSpec, error) {
 	s := instanceSpec{segment: strings.TrimSpace(f.segment), sequence: strings.TrimSpace(f.sequence), prefix: f.namePrefix}
 	var errs []error
 	var start string
+	if f.segmentIndex != "" {
+		seq, err := executor.ParseSequence(s.sequence)
+		i, ierr := strconv.Atoi(f.segmentIndex)
+		switch {
+		case ierr != nil || i < 0:
+			return s, fmt.Errorf("--execution-segment-index %q: want a number from 0", f.segmentIndex)
+		case s.segment != "":
+			return s, errors.New("give --execution-segment or --execution-segment-index, not both")
+		case err != nil || len(seq) == 0:
+			return s, fmt.Errorf("--execution-segment-index needs --execution-segment-sequence, e.g. 0,1/3,2/3,1 (%v)", err)
+		case i >= len(seq):
+			return s, fmt.Errorf("--execution-segment-index %d: the sequence %s has %d segments (0 to %d)", i, s.sequence, len(seq), len(seq)-1)
+		}
+		s.segment = seq[i].String()
+	}
 	if s.segment != "" {
 		seg, err := executor.ParseSegment(s.segment)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/hubcap-dev/hubcap/internal/capreport"
@@ -52,6 +53,7 @@ type reportFlags struct {
 	out, calibration, checkFile, summary string
 	limit, family, release, title        string
 	planned, headroom, peakRate          float64
+	fromLogs                             bool
 }
 
 func runReport(_ context.Context, stdio IO, args []string) error {
@@ -69,6 +71,7 @@ func runReport(_ context.Context, stdio IO, args []string) error {
 	fs.StringVar(&f.family, "family", "", "size family of the model: attendees or servers (default: the scenario's)")
 	fs.StringVar(&f.release, "release", "", "JupyterHub release of the hub under test (default: as recorded in the results)")
 	fs.StringVar(&f.title, "title", "", "the report's title")
+	fs.BoolVar(&f.fromLogs, "from-logs", false, "the files are kubectl logs of pods that ran hubcap run --out json=- (hubcap k8s render): only their results lines are read")
 
 	// Flags may come before or after the results file.
 	var positional []string
@@ -86,9 +89,19 @@ func runReport(_ context.Context, stdio IO, args []string) error {
 		return withExitCode(ExitUsage, fmt.Errorf("name the results file(s); usage: hubcap %s",
 			strings.SplitN(reportSynopsis, "\n", 2)[0]))
 	}
-	paths, err := resultsFiles(positional)
+	paths, err := resultsFiles(positional, f.fromLogs)
 	if err != nil {
 		return withExitCode(ExitUsage, err)
+	}
+	if f.fromLogs {
+		dir, err := os.MkdirTemp("", "hubcap-logs-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if paths, err = resultsFromLogs(paths, dir); err != nil {
+			return err
+		}
 	}
 	in, damaged, err := f.inputs(paths)
 	if err != nil {
@@ -198,7 +211,7 @@ func (f *reportFlags) readInputs(paths []string, damaged *error) (capreport.Inpu
 // .ndjson, .ndjson.gz, .json and .json.gz files of a directory, and globs
 // (for patterns the shell did not expand, as in a container). A pattern
 // that matches nothing is an error.
-func resultsFiles(args []string) ([]string, error) {
+func resultsFiles(args []string, logs bool) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	add := func(p string) {
@@ -221,7 +234,7 @@ func resultsFiles(args []string) ([]string, error) {
 			for _, e := range entries {
 				name := e.Name()
 				if e.Type().IsRegular() && (strings.HasSuffix(name, ".ndjson") || strings.HasSuffix(name, ".ndjson.gz") ||
-					strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz")) {
+					strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz") || logs && strings.HasSuffix(name, ".log")) {
 					add(filepath.Join(a, name))
 					n++
 				}
@@ -245,6 +258,41 @@ func resultsFiles(args []string) ([]string, error) {
 		for _, m := range matches {
 			add(m)
 		}
+	}
+	return out, nil
+}
+
+// resultsFromLogs copies the results lines of each log into dir, under the
+// log's own name, and returns the copies' paths.
+func resultsFromLogs(paths []string, dir string) ([]string, error) {
+	out := make([]string, 0, len(paths))
+	for i, p := range paths {
+		in, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", capreport.ErrResults, err)
+		}
+		dst := filepath.Join(dir, strconv.Itoa(i), filepath.Base(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			in.Close()
+			return nil, err
+		}
+		w, err := os.Create(dst)
+		if err != nil {
+			in.Close()
+			return nil, err
+		}
+		kept, _, err := results.FromLogs(in, w)
+		in.Close()
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--from-logs %s: %w", p, err)
+		}
+		if kept == 0 {
+			return nil, withExitCode(ExitUsage, fmt.Errorf("--from-logs %s: no results line in it (was the pod run with --out json=-?)", p))
+		}
+		out = append(out, dst)
 	}
 	return out, nil
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,18 +134,11 @@ func TestReportMergesADirectory(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
 	for i, seg := range []string{"0:1/2", "1/2:1"} {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("i%d.ndjson", i)))
-		if err != nil {
+		var b bytes.Buffer
+		writeInstance(&b, t0, "wk", fmt.Sprintf("s%d", i), seg)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("i%d.ndjson", i)), b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		e := results.NewEncoder(f)
-		_ = e.Metric(results.Metric{Name: results.MetricIterations, Type: results.KindCounter, Thresholds: []string{"count>=4", "count>4"}})
-		_ = e.Point(results.MetricRunInfo, t0, 1, map[string]string{results.TagRunID: "wk", results.TagInstance: fmt.Sprintf("s%d", i), results.TagSegment: seg})
-		for j := range 2 {
-			_ = e.Point(results.MetricIterations, t0.Add(time.Duration(j+1)*time.Second), 1, nil)
-		}
-		_ = e.Point(results.MetricRunStatus, t0.Add(time.Minute), 1, map[string]string{results.TagStatus: results.StatusCompleted})
-		f.Close()
 	}
 	out := filepath.Join(t.TempDir(), "r.html")
 	code, stdout, stderr := runArgs(t, "report", dir, "-o", out)
@@ -163,4 +158,16 @@ func TestReportMergesADirectory(t *testing.T) {
 		strings.Contains(stdout, "count>=4 failed") {
 		t.Errorf("output:\n%s", stdout)
 	}
+}
+
+// writeInstance writes one instance's stream: its run info, 2 iterations
+// (thresholds count>=4 and count>4 declared) and its status.
+func writeInstance(w io.Writer, t0 time.Time, runID, id, seg string) {
+	e := results.NewEncoder(w)
+	_ = e.Metric(results.Metric{Name: results.MetricIterations, Type: results.KindCounter, Thresholds: []string{"count>=4", "count>4"}})
+	_ = e.Point(results.MetricRunInfo, t0, 1, map[string]string{results.TagRunID: runID, results.TagInstance: id, results.TagSegment: seg})
+	for j := range 2 {
+		_ = e.Point(results.MetricIterations, t0.Add(time.Duration(j+1)*time.Second), 1, nil)
+	}
+	_ = results.WriteStatus(w, results.StatusCompleted, t0.Add(time.Minute))
 }

@@ -88,6 +88,7 @@ type runFlags struct {
 
 	// One instance of a split run (instance.go).
 	runID, instanceID, hubTelemetry, startAt string
+	segmentIndex                             string
 }
 
 func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
@@ -103,7 +104,7 @@ func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
 	fs.Var(&f.env, "env", "same as -e")
 	fs.BoolVar(&f.systemEnv, "include-system-env-vars", true, "pass the process environment into __ENV")
 	fs.Var(&f.tags, "tag", "add NAME=VALUE to every sample (repeatable)")
-	fs.Var(&f.outs, "out", "write samples: json=FILE (k6 NDJSON; FILE.gz compresses) (repeatable)")
+	fs.Var(&f.outs, "out", "write samples: json=FILE (k6 NDJSON; FILE.gz compresses; - is the standard output, the summary then goes to stderr) (repeatable)")
 	fs.Var(&f.outs, "o", "shorthand for --out")
 	fs.StringVar(&f.summaryExport, "summary-export", "", "write the end-of-test summary as k6's JSON export to this file")
 	fs.BoolVar(&f.noSummary, "no-summary", false, "skip the end-of-test summary and handleSummary")
@@ -139,6 +140,7 @@ func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
 	if envErr != nil {
 		return nil, nil, withExitCode(ExitUsage, envErr)
 	}
+	fs.StringVar(&f.segmentIndex, "execution-segment-index", "", "run the N-th segment (from 0) of --execution-segment-sequence, e.g. $(JOB_COMPLETION_INDEX) in a Kubernetes Indexed Job")
 	fs.StringVar(&f.runID, "run-id", "", "the id every instance of one split run shares, recorded in the results so hubcap report merges them (default $"+RunIDEnv+", else a new one)")
 	fs.StringVar(&f.instanceID, "instance-id", "", "this instance's id, added to --name-prefix so instances never remove each other's users (default from --execution-segment: s0, s1-3, …)")
 	fs.StringVar(&f.hubTelemetry, "hub-telemetry", "auto", "read the hub's telemetry and DB shape: auto (only the instance whose segment starts at 0), on or off")
@@ -334,6 +336,7 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 		return withExitCode(ExitUsage, err)
 	}
 	spec.prefix = inst.prefix
+	o.Segment = inst.segment
 	o.Collectors = append(o.Collectors, runInfo{inst})
 	if inst.id != "" && !f.quiet {
 		fmt.Fprintf(stdio.Stderr, "      instance: %s of run %s (segment %s, names %s…, hub telemetry %s)\n",
@@ -393,6 +396,14 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 		o.HubStatus = tel.progress
 	}
 
+	if o.JSONOut == "-" {
+		// The standard output carries the results only (kubectl logs): the
+		// summary goes to stderr.
+		if f.report != "" {
+			return withExitCode(ExitUsage, errors.New("--report reads the results from a file; --out json=- writes them to the standard output"))
+		}
+		o.Stdout = stdio.Stderr
+	}
 	if f.report != "" && o.JSONOut == "" {
 		// The report is made from the results: keep them for the run.
 		tmp, err := os.CreateTemp("", "hubcap-results-*.ndjson")

@@ -427,6 +427,9 @@ func statFile(path string) fileStamp {
 // not the file that was there before (a run that failed before opening its
 // output leaves an older file alone).
 func writtenSince(path string, before fileStamp) bool {
+	if path == "-" {
+		return true // the standard output
+	}
 	now := statFile(path)
 	return now.exists && (!before.exists || now.mod != before.mod || now.size != before.size)
 }
@@ -434,7 +437,11 @@ func writtenSince(path string, before fileStamp) bool {
 // appendRunStatus appends the final hubcap_run_status point to the run's
 // NDJSON output (results.AppendStatus).
 func appendRunStatus(path, status string, now time.Time) error {
-	if err := results.AppendStatus(path, status, now); err != nil {
+	write := func() error { return results.AppendStatus(path, status, now) }
+	if path == "-" {
+		write = func() error { return results.WriteStatus(os.Stdout, status, now) }
+	}
+	if err := write(); err != nil {
 		return fmt.Errorf("%w: run status marker: %w", output.ErrOutput, err)
 	}
 	return nil

@@ -128,3 +128,21 @@ func TestNoK6(t *testing.T) {
 		t.Errorf("go.mod mentions %s", k6)
 	}
 }
+
+// TestBinaryLinksNoKubernetes: the Kubernetes API types validate hubcap k8s
+// render's manifests in tests only; the binary writes its YAML from a
+// template and links none of k8s.io or sigs.k8s.io.
+func TestBinaryLinksNoKubernetes(t *testing.T) {
+	deps := depsOf(t, module+"/cmd/hubcap")[module+"/cmd/hubcap"]
+	if _, ok := hasPrefixed(deps, module+"/internal/kube"); !ok {
+		t.Fatal("cmd/hubcap does not use internal/kube: this test checks the wrong package")
+	}
+	for _, banned := range []string{"k8s.io", "sigs.k8s.io"} {
+		for _, d := range deps {
+			if strings.HasPrefix(d, banned+"/") {
+				t.Errorf("cmd/hubcap links %s; keep the Kubernetes modules in tests", d)
+				break
+			}
+		}
+	}
+}

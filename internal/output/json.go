@@ -64,7 +64,13 @@ const FlushInterval = time.Second
 
 // OpenJSON creates path (gzip-compressed when it ends in .gz) and starts the
 // periodic flush. describe returns a metric's metadata by name.
+// Path "-" is the standard output (never closed; not compressed).
 func OpenJSON(path string, describe func(string) (MetricMeta, bool)) (*JSON, error) {
+	if path == "-" {
+		o := NewJSON(os.Stdout, describe)
+		o.Start(FlushInterval)
+		return o, nil
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: --out json=%s: %w", ErrOutput, path, err)

@@ -297,3 +297,17 @@ func (unknownModule) NewModuleInstance(VU) Instance { return unknownInstance{} }
 type unknownInstance struct{}
 
 func (unknownInstance) Exports() Exports { return Exports{Named: map[string]any{}} }
+
+// LocalFiles lists the absolute paths of the script and every local module
+// it imports, sorted: what must travel with the script to run it elsewhere
+// (files read with open() at run time are not known here).
+func (p *Program) LocalFiles() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.paths))
+	for _, path := range p.paths {
+		out = append(out, path)
+	}
+	sort.Strings(out)
+	return out
+}
