@@ -268,7 +268,10 @@ func buildReport(t *testing.T, root, results string, planned float64) *capreport
 }
 
 // Reports of runs cut short (Ctrl-C, or a hub that died) still render, and
-// say so.
+// say so. These are the fault suite's rows "Ctrl-C twice" and (with
+// cmd/hubcap's TestRunLocalHubDies) "hub SIGKILLed mid-run": whole results
+// with their status marker, the summary, the exit code (105, 31), no token
+// in any output, and after Ctrl-C nothing the run created left on the hub.
 func TestScenarioCutShort(t *testing.T) {
 	root, _ := hubtest.Require(t, "5.3.0")
 	cases := []struct {
@@ -276,6 +279,7 @@ func TestScenarioCutShort(t *testing.T) {
 		session string
 		cut     func(t *testing.T, r *hubcapRun, runDir string)
 		status  string
+		code    int // hubcap run's exit code
 	}{
 		// Ctrl-C twice: the first gives running attendees their
 		// gracefulStop (whole sessions), the second stops at once.
@@ -286,7 +290,7 @@ func TestScenarioCutShort(t *testing.T) {
 				}
 				time.Sleep(2 * time.Second)
 			}
-		}, reports.StatusInterrupted},
+		}, reports.StatusInterrupted, 105},
 		// The hub process is killed; the proxy and the fleet live on, so
 		// attendees in session go on until their sessions end, while new
 		// ones are turned away.
@@ -298,7 +302,7 @@ func TestScenarioCutShort(t *testing.T) {
 			if err := syscall.Kill(st.Hub.PID, syscall.SIGKILL); err != nil {
 				t.Fatalf("kill the hub (pid %d): %v", st.Hub.PID, err)
 			}
-		}, reports.StatusHubDied},
+		}, reports.StatusHubDied, ExitHubDiedCode},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -308,9 +312,23 @@ func TestScenarioCutShort(t *testing.T) {
 			waitForLogins(t, r, out, 5)
 			c.cut(t, r, filepath.Join(dir, "run"))
 			code := r.wait(t, 3*time.Minute)
-			if code == 0 {
-				t.Errorf("exit 0 after the run was cut short")
+			if code != c.code {
+				t.Errorf("exit %d after the run was cut short, want %d", code, c.code)
 			}
+			// The results are whole (no damaged or half-written line) and end
+			// with the status marker; the summary was printed.
+			if res := readResultsFile(t, out); res.TruncatedTail || res.MalformedCount > 0 {
+				t.Errorf("results truncated %v, %d malformed lines", res.TruncatedTail, res.MalformedCount)
+			}
+			if !strings.Contains(r.stdout.String(), "TOTAL RESULTS") {
+				t.Errorf("no summary printed:\n%s", tailString(r.stdout.String(), 2000))
+			}
+			runDir := filepath.Join(dir, "run")
+			dsn := ""
+			if c.status == reports.StatusInterrupted {
+				dsn = sqliteDSN(runDir) // the cleanup ran after the second Ctrl-C
+			}
+			afterRun(t, r, runToken(t, runDir), dsn, dir)
 			rep := buildReport(t, root, out, 20)
 			if got := rep.Input.Results.Status; got != c.status {
 				t.Errorf("status %q, want %q\n%s", got, c.status, tailString(r.stderr.String(), 3000))
