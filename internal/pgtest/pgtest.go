@@ -144,6 +144,7 @@ func start() (_ *Cluster, err error) {
 	if c.Dir, err = os.MkdirTemp("", "hubcap-pg-*"); err != nil {
 		return nil, err
 	}
+	c.watchdog() // from here on: a dying test binary leaves nothing behind
 	defer func() {
 		if err != nil {
 			c.stop()
@@ -180,7 +181,6 @@ func start() (_ *Cluster, err error) {
 	if err := run(c.command(pgctl, "-D", c.data, "-l", filepath.Join(c.Dir, "log"), "-w", "-t", "60", "-o", opts, "start")); err != nil {
 		return nil, err
 	}
-	c.watchdog()
 	return c, nil
 }
 
