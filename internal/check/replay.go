@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 )
 
@@ -126,7 +127,11 @@ func replayLine(rp *Replay) string {
 	}
 	switch {
 	case rp.PeakError != nil:
-		s += fmt.Sprintf("; the predicted peak is %+.0f%% of it", 100**rp.PeakError)
+		dir := "above"
+		if *rp.PeakError < 0 {
+			dir = "below"
+		}
+		s += fmt.Sprintf("; the predicted peak is %.0f%% %s it", 100*math.Abs(*rp.PeakError), dir)
 	case !rp.SameShape:
 		s += fmt.Sprintf("; NOT this shape (replayed U %s S %s R %s J %s)", groupInt(rp.U), groupInt(rp.S), groupInt(rp.R), groupInt(rp.J))
 	}

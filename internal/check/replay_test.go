@@ -68,7 +68,7 @@ func TestAttachReplay(t *testing.T) {
 	if err := r.Text(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "replay") || !strings.Contains(b.String(), "-10% of it") || !strings.Contains(b.String(), "init_spawners") {
+	if !strings.Contains(b.String(), "replay") || !strings.Contains(b.String(), "10% below it") || !strings.Contains(b.String(), "init_spawners") {
 		t.Errorf("text report lacks the replay line:\n%s", b.String())
 	}
 

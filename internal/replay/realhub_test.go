@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
+	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/replay"
@@ -155,4 +156,34 @@ type tlog struct{ t testing.TB }
 func (l tlog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestReplayRefusesLiveRunDir: a --run-dir whose hub still runs is
+// refused before its database is touched.
+func TestReplayRefusesLiveRunDir(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "jupyterhub.sqlite")
+	if out, err := exec.Command(hubtest.Python(t, "5.3.0"), "-c", pyTinyDB, db).CombinedOutput(); err != nil {
+		t.Fatalf("make the database: %v\n%s", err, out)
+	}
+	run := t.TempDir()
+	self, err := proc.Identify(os.Getpid()) // alive for as long as the test runs
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.WriteState(run, hub.State{Release: "5.3.0", RunDir: run, Hub: self, Proxy: self}); err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(run, "jupyterhub.sqlite")
+	if err := os.WriteFile(live, []byte("the running hub's database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = replay.Run(ctx, replay.Options{DB: db, Release: "5.3.0", RunDir: run})
+	if !errors.Is(err, hub.ErrAlreadyRunning) || !strings.Contains(err.Error(), "hub down") {
+		t.Fatalf("replay into a live run directory: %v", err)
+	}
+	if b, err := os.ReadFile(live); err != nil || string(b) != "the running hub's database" {
+		t.Errorf("the live database was touched: %q, %v", b, err)
+	}
 }

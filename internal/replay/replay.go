@@ -225,6 +225,10 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if runDir, err = filepath.Abs(runDir); err != nil {
 		return res, err
 	}
+	if st, err := hub.ReadState(runDir); err == nil && !st.Stopped && (proc.Alive(st.Hub) || proc.Alive(st.Proxy)) {
+		return res, fmt.Errorf("%w: %s (hub pid %d): replay replaces the database there; stop it with hubcap hub down --run-dir %s, or give another --run-dir",
+			hub.ErrAlreadyRunning, runDir, st.Hub.PID, runDir)
+	}
 	for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
 		if err := os.Remove(filepath.Join(runDir, dbFile+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return res, err
