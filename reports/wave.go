@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Interval is a value with its interval (NaN bounds when unknown).
@@ -51,8 +52,9 @@ type LoginWave struct {
 	// says where it came from.
 	PlannedPeakRate float64
 	PlannedSource   string
-	// Saturation is the predicted arrival rate (per minute) at which the
-	// hub saturates: the lower of CPURate and LatencyRate.
+	// Saturation is the arrival rate (per minute) at which the hub
+	// saturates: the lower of CPURate and LatencyRate, or the run's Measured
+	// saturation when that is lower (Binding then says "measured").
 	Saturation Interval
 	// CPUTarget is the utilisation counted as saturated (0.95 core);
 	// CPURate the rate reaching it.
@@ -140,7 +142,7 @@ func assessWave(w *LoginWave) (fails, warns []string) {
 	if w.PlannedPeakRate > 0 && w.Saturation.Value > 0 {
 		switch {
 		case w.PlannedPeakRate >= w.Saturation.Value:
-			fails = append(fails, fmt.Sprintf("the plan's peak of %s arrivals/min reaches the predicted login-wave saturation of %s/min (%s)",
+			fails = append(fails, fmt.Sprintf("the plan's peak of %s arrivals/min reaches the login-wave saturation of %s/min (%s)",
 				sig3(w.PlannedPeakRate), sig3(w.Saturation.Value), w.Binding))
 		case finite(w.Saturation.Lower) && w.PlannedPeakRate >= w.Saturation.Lower:
 			warns = append(warns, fmt.Sprintf("the plan's peak of %s arrivals/min is inside the saturation interval %s–%s/min",
@@ -186,7 +188,7 @@ func Limits(in Input) []Limit {
 	w := in.Wave
 	if w != nil && w.PlannedPeakRate > 0 && w.Saturation.Value > 0 {
 		name := "CPU during the login wave"
-		if w.Binding != "" && w.Binding != "CPU" {
+		if w.Binding != "" && !strings.HasPrefix(w.Binding, "CPU") {
 			name = "the login wave (" + w.Binding + ")"
 		}
 		out = append(out, Limit{name, w.PlannedPeakRate / w.Saturation.Value,

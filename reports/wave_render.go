@@ -55,7 +55,7 @@ func buildWaveView(w *LoginWave) (*waveView, error) {
 	ms := func(s float64) string { return sig3(1000 * s) }
 	v.Summary = []kv{
 		{"planned peak arrivals", fmtRate(w.PlannedPeakRate) + " (" + w.PlannedSource + ")"},
-		{"predicted saturation", fmtRate(w.Saturation.Value) + " (" + fmtInterval(w.Saturation, fmtRate) + "), " + w.Binding + " binds"},
+		{"saturation (the verdict's)", fmtRate(w.Saturation.Value) + " (" + fmtInterval(w.Saturation, fmtRate) + "), " + w.Binding + " binds"},
 		{"headroom", fmtPct(w.Headroom())},
 		{"rate at " + sig3(w.CPUTarget) + " core of CPU", fmtRate(w.CPURate.Value) + " (" + fmtInterval(w.CPURate, fmtRate) + ")"},
 		{"rate at p95 login " + fmtMs(w.LoginTarget), fmtRate(w.LatencyRate)},

@@ -63,7 +63,7 @@ func TestAssessWave(t *testing.T) {
 		// Inside the interval: WARN.
 		{"inside interval", 560, 200, "", "inside the saturation interval"},
 		// At or past the predicted rate: FAIL.
-		{"past saturation", 610, 200, "reaches the predicted login-wave saturation", ""},
+		{"past saturation", 610, 200, "reaches the login-wave saturation", ""},
 		// The day's memory past the limit: FAIL.
 		{"memory", 400, 4000, "exceeds the limit", ""},
 	}

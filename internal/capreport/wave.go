@@ -254,6 +254,12 @@ func BuildWave(res *reports.Results, info ScenarioInfo, in WaveInputs) (*reports
 		note("the run itself went past saturation; fit from a run that stays below it (e.g. half a core) for a prediction that is not censored by queueing")
 	}
 	w.Measured = measuredSaturation(res, arrPts, in)
+	// A saturation the run reached is evidence: the verdict takes it when
+	// it comes at a lower rate than the prediction, or when there is none.
+	if m := w.Measured; m != nil && m.RatePerMin > 0 && (!(w.Saturation.Value > 0) || m.RatePerMin < w.Saturation.Value) {
+		w.Saturation = reports.Interval{Value: m.RatePerMin, Lower: math.NaN(), Upper: math.NaN()}
+		w.Binding = m.Reason + ", measured in this run"
+	}
 
 	// Memory during the day.
 	if err := dayMemory(res, info, in, w); err != nil {
