@@ -15,12 +15,13 @@
 # and the fleet, -5) once it is up, so that the hub
 # gets the core it would have in a deployment rather than a share of a
 # loaded machine; /proc/loadavg is printed around each run. Results go to
-# OUT (out/wave-RELEASE): fit.ndjson, ramp.ndjson, compare.txt.
+# OUT (out/wave-RELEASE-TIME): fit.ndjson, ramp.ndjson, fit.txt, compare.txt;
+# `hubcap wave OUT/fit.ndjson OUT/ramp.ndjson` redoes the comparison.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 RELEASE=${1:-5.5.1}
-OUT=${OUT:-out/wave-$RELEASE}
+OUT=${OUT:-out/wave-$RELEASE-$(date -u +%Y%m%d-%H%M%S)}
 FIT_PEAK=${FIT_PEAK:-80}
 RAMP_PEAK=${RAMP_PEAK:-300}
 RENICE=${RENICE:-1}
@@ -42,8 +43,11 @@ run() {
         local hub proxy
         hub=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hub"]["pid"])' "$dir/hubcap-state.json")
         proxy=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["proxy"]["pid"])' "$dir/hubcap-state.json")
-        renice -n -10 -p "$hub" >/dev/null && renice -n -5 -p "$proxy" "$pid" >/dev/null &&
+        if renice -n -10 -p "$hub" >/dev/null && renice -n -5 -p "$proxy" "$pid" >/dev/null; then
           echo "   reniced hub $hub (-10), proxy $proxy and hubcap $pid (-5)"
+        else
+          echo "   renice failed (needs root): the run goes on at normal priority"
+        fi
         break
       fi
       sleep 1
