@@ -90,7 +90,8 @@ func init() {
 const checkSynopsis = `check (--db PATH|URL | --hub URL) [--memory-limit 3Gi] [--release 5.3.0] [flags]
 
 Reads the hub's database shape read-only (--db: a jupyterhub.sqlite path,
-sqlite:///path, or postgresql://user:pass@host/db), or lists it through the
+sqlite:///path, or postgresql://user@host/db with the password in $PGPASSWORD
+or ~/.pgpass rather than on the command line), or lists it through the
 hub's API (--hub URL, token from $HUBCAP_TOKEN or --token-file, with scopes
 list:users and read:servers), predicts the peak memory and time of the hub's
 next start-up, and signs off against --memory-limit:
