@@ -98,3 +98,30 @@ func TestFromLogs(t *testing.T) {
 		t.Errorf("read back: %v, status %q, %d points", err, res.Status, res.PointCount)
 	}
 }
+
+// FromLogs reads any log: it keeps exactly the lines that start with {"
+// (after blanks), unchanged, and counts the others.
+func FuzzFromLogs(f *testing.F) {
+	f.Add([]byte("x\n{\"type\":\"Point\"}\n  {\"a\":1}\r\nnot\n{\"unterminated"))
+	f.Add([]byte(strings.Repeat("a", MaxLineBytes+10) + "\n{\"k\":1}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var out bytes.Buffer
+		kept, _, err := FromLogs(bytes.NewReader(b), &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, l := range strings.SplitAfter(out.String(), "\n") {
+			if l == "" {
+				continue
+			}
+			n++
+			if !strings.HasPrefix(strings.TrimSpace(l), `{"`) || !bytes.Contains(b, []byte(l)) {
+				t.Fatalf("kept %q", l)
+			}
+		}
+		if n != kept {
+			t.Fatalf("kept %d, wrote %d lines", kept, n)
+		}
+	})
+}

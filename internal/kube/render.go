@@ -273,7 +273,7 @@ func collect(o Options) []string {
 // UTF-8. The indentation indicator keeps leading spaces; the chomping
 // indicator keeps the trailing newlines exactly.
 func text(content string, indent int) string {
-	if content == "" || !utf8.ValidString(content) {
+	if strings.Trim(content, "\n") == "" || !utf8.ValidString(content) {
 		return q(content)
 	}
 	for _, r := range content {
@@ -313,7 +313,19 @@ func q(v any) string {
 		return strconv.Itoa(v)
 	}
 	b, _ := json.Marshal(v)
-	return string(b)
+	// JSON leaves some characters raw that YAML does not allow in a
+	// document (DEL, C1 controls, U+FFFE/U+FFFF) or reads as line breaks
+	// (NEL, LS, PS in YAML 1.1): escape them, as YAML's double-quoted style
+	// reads \uXXXX.
+	var out strings.Builder
+	for _, r := range string(b) {
+		if r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0x2028 || r == 0x2029 || r == 0xfffe || r == 0xffff {
+			fmt.Fprintf(&out, "\\u%04x", r)
+			continue
+		}
+		out.WriteRune(r)
+	}
+	return out.String()
 }
 
 var tmpl = template.Must(template.New("k8s").Funcs(template.FuncMap{"q": q, "text": text}).Parse(`# hubcap: {{.O.Instances}} instances of {{.O.Script}} against {{.O.HubURL}}, run {{.O.RunID}}

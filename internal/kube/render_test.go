@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -203,4 +204,27 @@ func TestSequence(t *testing.T) {
 			t.Errorf("Sequence(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+// Whatever a file holds, the ConfigMap gives it back unchanged.
+func FuzzRenderContent(f *testing.F) {
+	for _, s := range []string{"a\n", "  x\n\n", "\r\n", "", "\t- y: [z]\n...", "\x00", "é\u2028", "a\u0085b", "\u2029", "\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		o := opts()
+		o.Files = append(o.Files, File{Path: "data.txt", Content: []byte(content)})
+		out, err := Render(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm, _ := decode(t, out)
+		got := cm.Data["data.txt"]
+		if !utf8.ValidString(content) {
+			return // JSON (and the API) carry UTF-8 strings only
+		}
+		if got != content {
+			t.Fatalf("%q came back as %q", content, got)
+		}
+	})
 }
