@@ -29,8 +29,8 @@ and measures the start-up: peak RSS (VmHWM once init_spawners is done),
 seconds to healthy, init_spawners seconds, and, under --memory-limit (a
 cgroup), whether the hub is OOM-killed.
 
---db takes a jupyterhub.sqlite path or sqlite:///path (PostgreSQL is not
-supported yet). --release is an installed release (make setup: 4.1.6, 5.3.0,
+--db takes a jupyterhub.sqlite path, sqlite:///path, or postgresql://… (its
+rows are copied, read-only, into SQLite and the hub runs on that). --release is an installed release (make setup: 4.1.6, 5.3.0,
 5.5.1, 6.1.1); --jupyterhub PATH runs the jupyterhub installed in that venv or
 prefix instead (e.g. one pinned to your hub image's versions), its release
 read from jupyterhub --version. A database older than the release is
@@ -38,7 +38,8 @@ migrated on the copy with jupyterhub upgrade-db; a newer one is refused.
 
 Exit codes: 0 started, 6 OOM-killed under --memory-limit, 2 usage, 21 database
 file not found, 22 not SQLite, 23 not a JupyterHub database, 3 release not
-installed, 4 no memory cgroup, 5 start timeout, 7 the hub exited.`
+installed, 4 no memory cgroup, 5 start timeout, 7 the hub exited, 25 PostgreSQL
+refused.`
 
 func runReplay(ctx context.Context, stdio IO, args []string) error {
 	var (
@@ -47,7 +48,7 @@ func runReplay(ctx context.Context, stdio IO, args []string) error {
 		verbose bool
 	)
 	fs := newFlags("replay", stdio, replaySynopsis)
-	fs.StringVar(&o.DB, "db", "", "hub database to replay: jupyterhub.sqlite path or sqlite:///abs/path (read-only; a copy is replayed)")
+	fs.StringVar(&o.DB, "db", "", "hub database to replay: jupyterhub.sqlite path, sqlite:///abs/path or postgresql://… (read-only; a copy is replayed)")
 	fs.StringVar(&o.Release, "release", "", "installed JupyterHub release to run, e.g. 5.3.0 (the one your hub runs)")
 	fs.StringVar(&o.JupyterHub, "jupyterhub", "", "run the jupyterhub installed in this venv or prefix (bin/jupyterhub, bin/python) instead")
 	fs.Var(byteFlag{&o.MemoryLimit}, "memory-limit", "the hub's memory limit, e.g. 3Gi (default: none, measure the peak)")
@@ -91,10 +92,10 @@ func replayExitCode(err error) int {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.Is(err, replay.ErrOptions), errors.Is(err, replay.ErrPostgres), errors.Is(err, replay.ErrNewerRevision),
+	case errors.Is(err, replay.ErrOptions), errors.Is(err, replay.ErrNewerRevision),
 		errors.Is(err, hub.ErrVersionMismatch), errors.Is(err, hubdb.ErrBadDSN):
 		return ExitUsage
-	case errors.Is(err, hubdb.ErrNotFound), errors.Is(err, hubdb.ErrNotSQLite), errors.Is(err, hubdb.ErrNotJupyterHub):
+	case errors.Is(err, hubdb.ErrNotFound), errors.Is(err, hubdb.ErrNotSQLite), errors.Is(err, hubdb.ErrNotJupyterHub), errors.Is(err, hubdb.ErrConnect):
 		return checkExitCode(err)
 	}
 	return exitCode(err)

@@ -26,7 +26,7 @@ func TestReplayCommandErrors(t *testing.T) {
 		{[]string{"replay", "--db", "x.sqlite", "--release", "5.3.0", "--memory-limit", "lots"}, ExitUsage, "--memory-limit"},
 		{[]string{"replay", "--db", "x.sqlite", "--release", "5.3.0", "--memory-limit", "16Mi"}, ExitUsage, "at least 64Mi"},
 		{[]string{"replay", "--db", filepath.Join(dir, "nope.sqlite"), "--release", "5.3.0"}, ExitDBNotFound, "nope.sqlite"},
-		{[]string{"replay", "--db", "postgresql://hub@db/jupyterhub", "--release", "5.3.0"}, ExitUsage, "PostgreSQL"},
+		{[]string{"replay", "--db", "postgresql://hub@127.0.0.1:1/jupyterhub?connect_timeout=5", "--release", "5.3.0"}, ExitDBConnect, "PostgreSQL"},
 		{[]string{"replay", "--db", "x.sqlite", "--release", "5.3.0", "stray"}, ExitUsage, "unexpected arguments"},
 	} {
 		code, out, errs := runArgs(t, c.args...)

@@ -267,3 +267,63 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// pgCopyPy copies every table of a PostgreSQL hub database into a new
+// SQLite file: the tables as PostgreSQL has them (reflected, so the
+// database's own revision, alembic_version included; types made generic,
+// server defaults dropped), the rows in one REPEATABLE READ, READ ONLY
+// transaction of a session whose default is read-only: one consistent
+// snapshot, and nothing written to the source. The source URL (it may hold
+// a password) comes on stdin.
+const pgCopyPy = `
+import json, sys
+from sqlalchemy import create_engine, MetaData
+spec = json.load(sys.stdin)
+src = create_engine(spec["src"], connect_args={"options": "-c default_transaction_read_only=on"})
+dst = create_engine("sqlite:///" + spec["dest"])
+md = MetaData()
+rows = 0
+with src.connect() as sc:
+    sc = sc.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    with sc.begin():
+        md.reflect(bind=sc)
+        for t in md.tables.values():
+            for c in t.columns:
+                c.server_default = None
+                try:
+                    c.type = c.type.as_generic()
+                except NotImplementedError:
+                    pass
+        md.create_all(dst)
+        with dst.begin() as dc:
+            for t in md.sorted_tables:
+                batch = []
+                for r in sc.execute(t.select()).mappings():
+                    batch.append(dict(r))
+                    if len(batch) >= 5000:
+                        dc.execute(t.insert(), batch)
+                        rows += len(batch)
+                        batch = []
+                if batch:
+                    dc.execute(t.insert(), batch)
+                    rows += len(batch)
+json.dump({"tables": len(md.tables), "rows": rows}, sys.stdout)
+`
+
+// copyPostgres copies the PostgreSQL database at dsn into a new SQLite
+// file dest with the install's SQLAlchemy and psycopg2.
+func copyPostgres(ctx context.Context, in hub.Install, dsn, dest string) (tables, rows int, err error) {
+	src := dsn
+	if rest, ok := strings.CutPrefix(src, "postgres://"); ok {
+		src = "postgresql://" + rest // SQLAlchemy knows only postgresql://
+	}
+	var out struct {
+		Tables int `json:"tables"`
+		Rows   int `json:"rows"`
+	}
+	if err := runPython(ctx, in, pgCopyPy, map[string]string{"src": src, "dest": dest}, &out); err != nil {
+		_ = os.Remove(dest)
+		return 0, 0, fmt.Errorf("%w: copy the PostgreSQL rows into SQLite (the install needs psycopg2: pip install psycopg2-binary): %w", ErrCopyPostgres, err)
+	}
+	return out.Tables, out.Rows, nil
+}

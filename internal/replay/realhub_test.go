@@ -14,10 +14,12 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/internal/pgtest"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/replay"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
+	"github.com/jackc/pgx/v5"
 )
 
 // pySchema writes an empty database with a release's own ORM, its "user"
@@ -186,4 +188,92 @@ func TestReplayRefusesLiveRunDir(t *testing.T) {
 	if b, err := os.ReadFile(live); err != nil || string(b) != "the running hub's database" {
 		t.Errorf("the live database was touched: %q, %v", b, err)
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
+}
+
+// pyPGHub writes a hub database into PostgreSQL (URL on stdin) with a
+// release's own ORM: the role and OAuth client a hub's first start leaves,
+// one user with a default row and 40 named servers, 30 of them running on
+// a pod address, with KubeSpawner-like state.
+const pyPGHub = `
+import sys
+from jupyterhub import orm
+db = orm.new_session_factory(sys.stdin.read().strip())()
+db.add(orm.Role(name="user", scopes=["self"]))
+db.add(orm.OAuthClient(identifier="jupyterhub"))
+u = orm.User(name="pg-user")
+db.add(u)
+db.add(orm.Spawner(user=u, name=""))
+for i in range(40):
+    srv = orm.Server(proto="http", ip="10.1.2.3", port=8888, base_url="/user/pg-user/s%d/" % i) if i < 30 else None
+    db.add(orm.Spawner(user=u, name="s%d" % i, server=srv, state={"pod_name": "jupyter-pg-user--s%d" % i, "namespace": "jhub"} if srv else {},
+                       user_options={"profile": "small"}))
+db.commit()
+`
+
+// TestReplayPostgres: a hub database in PostgreSQL is copied (read-only)
+// into SQLite and replayed on 5.3.0: the shape read from it, every running
+// server registered, the hub healthy, and the source database unchanged.
+func TestReplayPostgres(t *testing.T) {
+	_, in := hubtest.Require(t, "5.3.0")
+	c := pgtest.Start(t)
+	url := c.CreateDB(t)
+	cmd := exec.Command(in.Bin("python"), "-c", pyPGHub)
+	cmd.Stdin = strings.NewReader(url)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make the database: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	before := pgDigest(ctx, t, url)
+	res, err := replay.Run(ctx, replay.Options{DB: url, Release: "5.3.0", Log: tlog{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SourceEngine != "postgres" || !res.Healthy || res.Registered != 30 || res.Shape.R != 30 || res.Shape.S != 41 || res.Shape.J != 30*41 {
+		t.Errorf("replay of a PostgreSQL database: %+v", res)
+	}
+	if strings.Contains(res.Source, c.Password()) {
+		t.Errorf("the result shows the password: %s", res.Source)
+	}
+	if after := pgDigest(ctx, t, url); after != before {
+		t.Errorf("the PostgreSQL database changed:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// pgDigest is an md5 of every row of every table of the database at url.
+func pgDigest(ctx context.Context, t *testing.T, url string) string {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, tb := range tables {
+		var sum *string
+		q := fmt.Sprintf("SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM %s x", pgx.Identifier{tb}.Sanitize())
+		if err := conn.QueryRow(ctx, q).Scan(&sum); err != nil {
+			t.Fatal(err)
+		}
+		s := "empty"
+		if sum != nil {
+			s = *sum
+		}
+		fmt.Fprintf(&b, "%s=%s ", tb, s)
+	}
+	return b.String()
 }

@@ -40,8 +40,9 @@ import (
 var (
 	// ErrOptions: the options are unusable (see Options.Validate).
 	ErrOptions = errors.New("replay: bad options")
-	// ErrPostgres: the database is PostgreSQL, which replay cannot copy yet.
-	ErrPostgres = errors.New("replay: PostgreSQL databases cannot be replayed yet")
+	// ErrCopyPostgres: the rows of a PostgreSQL database could not be
+	// copied into SQLite.
+	ErrCopyPostgres = errors.New("replay: cannot copy the PostgreSQL database")
 	// ErrNewerRevision: the database was written by a newer JupyterHub than
 	// the release asked for.
 	ErrNewerRevision = errors.New("replay: database is newer than the release")
@@ -64,7 +65,7 @@ const dbFile = "jupyterhub.sqlite"
 // Options configure Run.
 type Options struct {
 	// DB is the database to replay: a path, sqlite:///path or a
-	// postgresql:// URL (refused with ErrPostgres for now). Required.
+	// postgresql:// URL (its rows are copied into SQLite). Required.
 	DB string
 	// Release is the installed release to run (Root/.hubcap/venvs), e.g.
 	// "5.3.0". Required unless JupyterHub is set; with it, it must match.
@@ -131,6 +132,10 @@ type Result struct {
 	JupyterHub string `json:"jupyterhub,omitempty"`
 	// Source names the database replayed (no secrets).
 	Source string `json:"source"`
+	// SourceEngine is "sqlite" or "postgres"; a PostgreSQL database's
+	// rows are copied into SQLite and the hub runs on that (the driver's
+	// share of the peak may differ from a hub on PostgreSQL).
+	SourceEngine string `json:"source_engine"`
 	// Revision is the database's alembic revision; Upgraded says that
 	// `jupyterhub upgrade-db` migrated the copy to UpgradedTo first.
 	Revision   string `json:"revision"`
@@ -187,10 +192,8 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
-	if dsn.Kind == hubdb.Postgres {
-		return res, fmt.Errorf("%w: %s: replay runs the hub on a SQLite copy and cannot copy PostgreSQL rows yet; restore a pg_dump of it into a throwaway PostgreSQL to test by hand, and use hubcap check --db for the prediction", ErrPostgres, dsn)
-	}
 	res.Source = dsn.String()
+	res.SourceEngine = string(dsn.Kind)
 	// the source first: a missing or foreign file fails before any install
 	// is looked for; it stays open (read-only) until it is copied
 	src, err := hubdb.Open(ctx, o.DB)
@@ -238,7 +241,16 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	// 1. the copy, its shape and revision (the original is only read)
 	copyPath := filepath.Join(runDir, "replay-copy.sqlite")
 	_ = os.Remove(copyPath)
-	if err := src.CopySQLite(ctx, copyPath); err != nil {
+	if dsn.Kind == hubdb.Postgres {
+		if err := src.Close(); err != nil {
+			return res, err
+		}
+		tables, rows, err := copyPostgres(ctx, in, o.DB, copyPath)
+		if err != nil {
+			return res, err
+		}
+		fmt.Fprintf(o.Progress, "copied %d tables, %d rows from PostgreSQL into SQLite (read-only snapshot); the hub runs on SQLite\n", tables, rows)
+	} else if err := src.CopySQLite(ctx, copyPath); err != nil {
 		return res, err
 	}
 	if err := src.Close(); err != nil {

@@ -22,6 +22,9 @@ func (r Result) WriteText(w io.Writer) error {
 	} else {
 		p("  database:      alembic %s (the original is unchanged; the hub ran on a copy)\n", r.Revision)
 	}
+	if r.SourceEngine == "postgres" {
+		p("  engine:        the PostgreSQL rows were copied into SQLite and the hub ran on that (a hub on PostgreSQL differs by its driver's share)\n")
+	}
 	p("  shape:         U=%d S=%d R=%d J=%d, joined state+user_options %s\n",
 		r.Shape.U, r.Shape.S, r.Shape.R, r.Shape.J, proc.FormatBytes(r.Shape.JoinedBytes))
 	p("  servers:       %d running servers registered in hubcap's fleet\n", r.Registered)
