@@ -15,6 +15,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/executor"
 	"github.com/hubcap-dev/hubcap/internal/jsjupyterhub"
+	"github.com/hubcap-dev/hubcap/internal/output"
 	"github.com/hubcap-dev/hubcap/internal/script"
 	"github.com/hubcap-dev/hubcap/internal/telemetry"
 )
@@ -74,6 +75,8 @@ type runFlags struct {
 	stages                                    multiFlag
 	// options set from K6_* environment variables that have no flag.
 	envOptions map[string]any
+	// extraOuts are the --out csv and Prometheus outputs, opened by runRun.
+	extraOuts []outSpec
 
 	// The target hub (run_hub.go).
 	hub, tokenFile, argvToken string
@@ -104,7 +107,7 @@ func parseRunFlags(stdio IO, args []string) (*runFlags, []string, error) {
 	fs.Var(&f.env, "env", "same as -e")
 	fs.BoolVar(&f.systemEnv, "include-system-env-vars", true, "pass the process environment into __ENV")
 	fs.Var(&f.tags, "tag", "add NAME=VALUE to every sample (repeatable)")
-	fs.Var(&f.outs, "out", "write samples: json=FILE (k6 NDJSON; FILE.gz compresses; - is the standard output, the summary then goes to stderr) (repeatable)")
+	fs.Var(&f.outs, "out", "write samples: json=FILE (k6 NDJSON; - is the standard output, the summary then goes to stderr), csv=FILE (k6 CSV; FILE.gz compresses either), experimental-prometheus-rw (to $K6_PROMETHEUS_RW_SERVER_URL) (repeatable)")
 	fs.Var(&f.outs, "o", "shorthand for --out")
 	fs.StringVar(&f.summaryExport, "summary-export", "", "write the end-of-test summary as k6's JSON export to this file")
 	fs.BoolVar(&f.noSummary, "no-summary", false, "skip the end-of-test summary and handleSummary")
@@ -273,17 +276,35 @@ func (f *runFlags) options(path string, stdio IO) (script.Options, error) {
 			o.Source = src
 		}
 	}
+	f.extraOuts = nil
 	for _, out := range f.outs {
-		kind, file, _ := strings.Cut(out, "=")
-		switch {
-		case kind != "json":
-			errs = append(errs, fmt.Errorf("--out %q: only json=FILE is supported", out))
-		case file == "":
-			errs = append(errs, fmt.Errorf("--out %q: name the file, as in json=results.json", out))
-		case o.JSONOut != "":
-			errs = append(errs, errors.New("--out json=FILE can be given once"))
+		kind, arg, _ := strings.Cut(out, "=")
+		switch kind {
+		case "json":
+			switch {
+			case arg == "":
+				errs = append(errs, fmt.Errorf("--out %q: name the file, as in json=results.json", out))
+			case o.JSONOut != "":
+				errs = append(errs, errors.New("--out json=FILE can be given once"))
+			default:
+				o.JSONOut = arg
+			}
+		case "csv":
+			spec, err := csvSpec(arg, os.Environ())
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--out %q: %w", out, err))
+				continue
+			}
+			f.extraOuts = append(f.extraOuts, spec)
+		case "experimental-prometheus-rw":
+			cfg, err := output.PromRWConfigFromEnv(os.Environ(), arg)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			f.extraOuts = append(f.extraOuts, outSpec{prom: &cfg})
 		default:
-			o.JSONOut = file
+			errs = append(errs, fmt.Errorf("--out %q: use json=FILE, csv=FILE or experimental-prometheus-rw (K6_PROMETHEUS_RW_SERVER_URL)", out))
 		}
 	}
 	switch f.progress {
@@ -349,6 +370,14 @@ func runRun(ctx context.Context, stdio IO, args []string) error {
 	}
 	if _, err := compile(); err != nil {
 		return withExitCode(script.ExitCode(err), err)
+	}
+	for _, spec := range f.extraOuts {
+		out, err := spec.open()
+		if err != nil {
+			return err
+		}
+		defer out.Stop() // a no-op once the run stopped it
+		o.Outputs = append(o.Outputs, out)
 	}
 	if path, ok := strings.CutPrefix(f.logOutput, "file="); ok {
 		lf, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -74,5 +77,41 @@ func TestK6Flags(t *testing.T) {
 	code = run(context.Background(), IO{Stdin: stdin, Stdout: &out, Stderr: &errb}, []string{"run", "-q", "-"})
 	if code != 0 || !strings.Contains(errb.String(), "from stdin") {
 		t.Errorf("run -: exit %d\n%s", code, errb.String())
+	}
+}
+
+// TestOutCSVAndPrometheus: --out csv=FILE writes k6's CSV; --out
+// experimental-prometheus-rw posts snappy protobuf to
+// K6_PROMETHEUS_RW_SERVER_URL (a loopback receiver here; the output's own
+// tests use a real Prometheus).
+func TestOutCSVAndPrometheus(t *testing.T) {
+	p := writeScript(t, counting)
+	var posts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Encoding") == "snappy" && r.Header.Get("Content-Type") == "application/x-protobuf" {
+			posts.Add(1)
+		}
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	t.Setenv("K6_PROMETHEUS_RW_SERVER_URL", srv.URL+"/api/v1/write")
+	t.Setenv("K6_CSV_TIME_FORMAT", "unix_milli")
+	file := filepath.Join(t.TempDir(), "r.csv")
+	code, stdout, stderr := runArgs(t, "run", "--no-thresholds", "--out", "csv="+file, "--out", "experimental-prometheus-rw", p)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil || !strings.HasPrefix(string(b), "metric_name,timestamp,metric_value,check,") || !strings.Contains(string(b), "\nseen,") {
+		t.Errorf("csv: %v\n%s", err, b)
+	}
+	if !regexp.MustCompile(`\nseen,\d{13},1\.000000,`).Match(b) {
+		t.Errorf("csv row of seen with a millisecond time and 6 decimals missing:\n%s", b)
+	}
+	if posts.Load() == 0 {
+		t.Error("no remote-write request reached the receiver")
+	}
+	if !strings.Contains(stderr, "csv ("+file+")") || !strings.Contains(stderr, "Prometheus remote write") {
+		t.Errorf("outputs not named in the header:\n%s", stderr)
 	}
 }

@@ -42,7 +42,7 @@ export default function () { check(0, { 'zero is truthy': (x) => !!x }); }
 		{"thresholds fail", []string{"run", "-q", failing}, ExitThresholds, "thresholds have been crossed on metrics 'checks'"},
 		{"syntax error", []string{"run", "-q", broken}, 107, broken + ":2:"},
 		{"no script", []string{"run", "-q"}, ExitUsage, "want exactly one script"},
-		{"bad out", []string{"run", "--out", "influxdb=http://x", ok}, ExitUsage, "only json=FILE"},
+		{"bad out", []string{"run", "--out", "influxdb=http://x", ok}, ExitUsage, "use json=FILE, csv=FILE"},
 		{"bad env", []string{"run", "-e", "novalue", ok}, ExitUsage, "want NAME=VALUE"},
 		{"bad duration", []string{"run", "--duration", "soon", ok}, ExitUsage, "--duration"},
 		{"missing file", []string{"run", "-q", filepath.Join(t.TempDir(), "nope.js")}, 1, "cannot read the script"},

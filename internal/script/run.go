@@ -45,6 +45,9 @@ type Options struct {
 	Tags map[string]string
 	// JSONOut, when set, receives k6's NDJSON stream (.gz compresses).
 	JSONOut string
+	// Outputs receive every sample too (k6's --out csv=..., Prometheus
+	// remote write); Run starts and stops them.
+	Outputs []Output
 	// SummaryExport, when set, receives k6's JSON summary export.
 	SummaryExport string
 	// NoSummary disables the end-of-test summary and handleSummary.
@@ -77,6 +80,18 @@ type Options struct {
 	Kill <-chan struct{}
 	// Debug prints debug logs.
 	Debug bool
+}
+
+// Output is a sample output besides --out json (k6's other --out kinds).
+type Output interface {
+	samples.Sink
+	// Description names the output in the run header, e.g. "csv (r.csv)".
+	Description() string
+	// Start is called before the test, once the metrics are declared,
+	// with their lookup by name.
+	Start(lookup func(name string) (samples.Metric, bool)) error
+	// Stop sends what is left and releases the output, at the end.
+	Stop() error
 }
 
 // Result is what a run measured.
@@ -140,6 +155,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if r.jsonOut != nil {
 		defer r.jsonOut.Close()
 	}
+	defer r.stopOutputs()
 	if err := r.newScheduler(); err != nil {
 		return res, err
 	}
@@ -198,6 +214,7 @@ type runner struct {
 	engine  *metrics.Engine
 	jsonOut *output.JSON
 	outputs []string
+	started []Output
 	sched   *executor.Scheduler
 	start   time.Time
 
@@ -370,8 +387,29 @@ func (r *runner) openOutputs() error {
 		sinks = append(sinks, j)
 		r.outputs = append(r.outputs, fmt.Sprintf("json (%s)", r.o.JSONOut))
 	}
+	for _, out := range r.o.Outputs {
+		if err := out.Start(r.reg.Get); err != nil {
+			return fmt.Errorf("%w: %s: %w", output.ErrOutput, out.Description(), err)
+		}
+		r.started = append(r.started, out)
+		sinks = append(sinks, out)
+		r.outputs = append(r.outputs, out.Description())
+	}
 	r.fan.set(sinks...)
 	return nil
+}
+
+// stopOutputs stops the started outputs; their errors, like the JSON
+// output's, fail the run after the summary.
+func (r *runner) stopOutputs() error {
+	var errs []error
+	for _, out := range r.started {
+		if err := out.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	r.started = nil
+	return errors.Join(errs...)
 }
 
 // newScheduler makes the scenarios' scheduler and prints the run header.
@@ -548,6 +586,9 @@ func (r *runner) finish() error {
 	var outErr error
 	if r.jsonOut != nil {
 		outErr = r.jsonOut.Close()
+	}
+	if err := r.stopOutputs(); err != nil && outErr == nil {
+		outErr = err
 	}
 	err := r.outcome(snap, summaryErr, outErr)
 	if outErr != nil && !errors.Is(err, outErr) {
