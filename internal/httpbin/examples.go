@@ -229,9 +229,62 @@ func (s *server) examples(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = io.WriteString(w, "<html><body><h1>In the news</h1></body></html>")
 	})
+	// The old demo site (test.k6.io), also under /test.k6.io/ as
+	// QuickPizza serves its copy.
+	page := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, htmlPage)
+	}
+	mux.HandleFunc("GET /test.k6.io/{$}", page)
+	mux.HandleFunc("GET /test.k6.io", page)
+	static := func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, ".css"):
+			w.Header().Set("Content-Type", "text/css")
+			_, _ = io.WriteString(w, "body { font-family: sans-serif; }\n")
+		case strings.HasSuffix(r.URL.Path, ".js"):
+			w.Header().Set("Content-Type", "application/javascript")
+			_, _ = io.WriteString(w, "var prisms = 1;\n")
+		default:
+			w.Header().Set("Content-Type", "image/x-icon")
+			_, _ = w.Write(make([]byte, 318))
+		}
+	}
+	for _, p := range []string{"GET /static/", "GET /test.k6.io/static/", "GET /style.css", "GET /teddy.jpg", "GET /favicon.ico"} {
+		mux.HandleFunc(p, static)
+	}
+	mux.HandleFunc("GET /pi.php", func(w http.ResponseWriter, r *http.Request) {
+		const pi = "3.14159265358979323846264338327950288419716939937510"
+		n, err := strconv.Atoi(r.URL.Query().Get("decimals"))
+		if err != nil || n < 0 {
+			n = 2
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, pi[:2+min(n, len(pi)-2)])
+	})
+	mux.HandleFunc("/my_messages.php", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if c, err := r.Cookie("sid"); err == nil && c.Value != "" {
+			_, _ = io.WriteString(w, "<html><body><h2>Welcome, admin!</h2></body></html>")
+			return
+		}
+		_, _ = io.WriteString(w, `<html><body><h2>Unauthorized</h2><form method="post" action="/login.php"><input type="hidden" name="csrftoken" value="`+newToken()+`"><input name="login"><input name="password" type="password"><input type="submit"></form></body></html>`)
+	})
 	mux.HandleFunc("/login.php", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, `<html><body><form method="post" action="/login.php"><input type="hidden" name="csrftoken" value="`+newToken()+`"><input name="login"><input name="password"></form>Welcome, admin!</body></html>`)
+		if r.Method == http.MethodPost {
+			_ = r.ParseForm()
+			if (r.PostForm.Get("login") == "admin" && r.PostForm.Get("password") == "123") ||
+				(r.PostForm.Get("login") == "test_user" && r.PostForm.Get("password") == "1234") {
+				http.SetCookie(w, &http.Cookie{Name: "sid", Value: newToken(), Path: "/"})
+				_, _ = io.WriteString(w, "<html><body>You are successfully authorized. Welcome, "+r.PostForm.Get("login")+"!</body></html>")
+				return
+			}
+			// The demo site answers a failed login with its page, status 200.
+			_, _ = io.WriteString(w, "<html><body>Unauthorized: wrong login or password</body></html>")
+			return
+		}
+		_, _ = io.WriteString(w, `<html><body><form method="post" action="/login.php"><input type="hidden" name="csrftoken" value="`+newToken()+`"><input name="login"><input name="password"></form></body></html>`)
 	})
 	mux.HandleFunc("GET /flip_coin.php", func(w http.ResponseWriter, r *http.Request) {
 		var b [1]byte

@@ -174,11 +174,12 @@ func StartTLS() *httptest.Server { return httptest.NewTLSServer(New()) }
 
 const htmlPage = `<!DOCTYPE html>
 <html>
-<head><title>Test site</title></head>
+<head><title>Demo site for load testing</title><link rel="stylesheet" href="/static/css/site.css"></head>
 <body>
 <h1>Herman Melville - Moby-Dick</h1>
+<p class="description">Collection of simple web-pages suitable for load testing. This is a replacement of the service that used to run at test.k6.io.</p>
 <form action="/post" method="post"><input type="text" name="field" value="x"><input type="submit"></form>
-<a href="/get">get</a>
+<a href="/get">get</a> <a href="/news.php">news</a> <a href="/contacts.php">contacts</a> <a href="/pi.php?decimals=3">pi</a>
 </body>
 </html>
 `

@@ -118,6 +118,35 @@ func (m *ModuleInstance) clientFor() *loadhttp.Client {
 			}
 		}
 		m.throw, _ = o["throw"].(bool)
+		switch v := o["tlsVersion"].(type) {
+		case string:
+			if ver, err := loadhttp.ParseTLSVersion(v); err == nil {
+				cfg.TLSMinVersion, cfg.TLSMaxVersion = ver, ver
+			} else {
+				script.Log(m.vu, "warn", "options.tlsVersion: "+err.Error())
+			}
+		case map[string]any:
+			for key, dst := range map[string]*uint16{"min": &cfg.TLSMinVersion, "max": &cfg.TLSMaxVersion} {
+				if s, ok := v[key].(string); ok {
+					if ver, err := loadhttp.ParseTLSVersion(s); err == nil {
+						*dst = ver
+					} else {
+						script.Log(m.vu, "warn", "options.tlsVersion."+key+": "+err.Error())
+					}
+				}
+			}
+		}
+		if list, ok := o["tlsCipherSuites"].([]any); ok {
+			for _, x := range list {
+				name, _ := x.(string)
+				id, err := loadhttp.ParseCipherSuite(name)
+				if err != nil {
+					script.Log(m.vu, "warn", "options.tlsCipherSuites: "+err.Error()+"; left out")
+					continue
+				}
+				cfg.CipherSuites = append(cfg.CipherSuites, id)
+			}
+		}
 		m.client = loadhttp.NewClient(cfg)
 	})
 	return m.client

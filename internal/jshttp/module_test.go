@@ -34,10 +34,12 @@ func runScript(t *testing.T, name string) run {
 	t.Helper()
 	srv := httpbin.Start()
 	defer srv.Close()
+	tlsSrv := httpbin.StartTLS()
+	defer tlsSrv.Close()
 	out := filepath.Join(t.TempDir(), "out.json")
 	var stderr strings.Builder
 	res, err := script.Run(context.Background(), script.Options{
-		Script: filepath.Join("testdata", name), Env: map[string]string{"BASE": srv.URL},
+		Script: filepath.Join("testdata", name), Env: map[string]string{"BASE": srv.URL, "BASE_TLS": tlsSrv.URL},
 		Stdout: &strings.Builder{}, Stderr: &lockedBuilder{b: &stderr}, Progress: script.ProgressOff, JSONOut: out,
 	})
 	r := run{res: res, err: err, stderr: stderr.String()}
@@ -190,4 +192,10 @@ func TestThrowOption(t *testing.T) {
 // cookies, binary and discarded bodies, bounded redirects, gzip.
 func TestJarAndBodies(t *testing.T) {
 	mustPass(t, runScript(t, "jar.js"))
+}
+
+// TestTLSOptions: options.tlsVersion and tlsCipherSuites shape the TLS
+// handshake, as response.tls_version and tls_cipher_suite show.
+func TestTLSOptions(t *testing.T) {
+	mustPass(t, runScript(t, "tlsopts.js"))
 }

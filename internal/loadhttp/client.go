@@ -73,6 +73,10 @@ type Config struct {
 	Batch, BatchPerHost int
 	// Jar is the VU's cookie jar (nil: a new one).
 	Jar *Jar
+	// TLSMinVersion, TLSMaxVersion and CipherSuites restrict TLS (k6's
+	// tlsVersion and tlsCipherSuites); zero values keep Go's defaults.
+	TLSMinVersion, TLSMaxVersion uint16
+	CipherSuites                 []uint16
 }
 
 // Client is one virtual user's HTTP client.
@@ -113,8 +117,11 @@ func NewClient(cfg Config) *Client {
 			}
 			return &countingConn{Conn: conn, c: c}, nil
 		},
-		TLSClientConfig:       &tls.Config{InsecureSkipVerify: cfg.InsecureSkipTLSVerify}, //nolint:gosec // options.insecureSkipTLSVerify, as k6
-		ForceAttemptHTTP2:     true,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: cfg.InsecureSkipTLSVerify, //nolint:gosec // options.insecureSkipTLSVerify, as k6
+			MinVersion: cfg.TLSMinVersion, MaxVersion: cfg.TLSMaxVersion, CipherSuites: cfg.CipherSuites},
+		// HTTP/2 forbids most cipher suites a script may choose: with
+		// tlsCipherSuites, speak HTTP/1.1.
+		ForceAttemptHTTP2:     len(cfg.CipherSuites) == 0,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   cfg.BatchPerHost + 4,
 		IdleConnTimeout:       90 * time.Second,
@@ -529,6 +536,34 @@ func (c *Client) roundTrip(ctx context.Context, method string, u *url.URL, heade
 		res.ErrorCode = 1000 + res.Status
 	}
 	return res, hreq, hres
+}
+
+// ParseTLSVersion reads k6's TLS version names (tls1.0 ... tls1.3).
+func ParseTLSVersion(s string) (uint16, error) {
+	switch s {
+	case "tls1.0":
+		return tls.VersionTLS10, nil
+	case "tls1.1":
+		return tls.VersionTLS11, nil
+	case "tls1.2":
+		return tls.VersionTLS12, nil
+	case "tls1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("TLS version %q: use tls1.0, tls1.1, tls1.2 or tls1.3", s)
+}
+
+// ParseCipherSuite reads a cipher suite by its IANA name, as k6's
+// tlsCipherSuites lists them.
+func ParseCipherSuite(name string) (uint16, error) {
+	for _, list := range [][]*tls.CipherSuite{tls.CipherSuites(), tls.InsecureCipherSuites()} {
+		for _, c := range list {
+			if c.Name == name {
+				return c.ID, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("cipher suite %q is not known to Go's TLS", name)
 }
 
 func tlsVersion(v uint16) string {

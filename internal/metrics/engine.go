@@ -168,7 +168,13 @@ func (e *Engine) Thresholds(elapsed time.Duration, skipEmpty bool) (results []Th
 		if skipEmpty && ss.sink.Empty() {
 			continue
 		}
-		for _, r := range Evaluate(ss.set, ss.sink.Values(elapsed, ss.set.percentilesOf()), elapsed) {
+		values := ss.sink.Values(elapsed, ss.set.percentilesOf())
+		if ss.kind.Kind == samples.Rate && ss.sink.Empty() {
+			// k6 has no rate without samples, and a threshold with nothing
+			// to compare passes (k6 #2520).
+			delete(values, "rate")
+		}
+		for _, r := range Evaluate(ss.set, values, elapsed) {
 			results = append(results, r)
 			abort = abort || r.Abort
 		}

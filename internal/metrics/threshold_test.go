@@ -323,3 +323,28 @@ func FuzzParseMetricKey(f *testing.F) {
 		}
 	})
 }
+
+// TestEmptyRateThresholdPasses: a rate without samples has no rate, and
+// its thresholds pass at the end of the test, as in k6 (its #2520); an
+// empty trend is still evaluated.
+func TestEmptyRateThresholdPasses(t *testing.T) {
+	reg := NewRegistry()
+	_ = reg.Register(samples.Metric{Name: "r", Kind: samples.Rate})
+	_ = reg.Register(samples.Metric{Name: "tr", Kind: samples.Trend})
+	rs, _ := NewThresholdSet("r{type:read}", []ThresholdConfig{{Threshold: "rate>0.9"}})
+	ts, _ := NewThresholdSet("tr", []ThresholdConfig{{Threshold: "avg>10"}})
+	e, errs := NewEngine(reg, []*ThresholdSet{rs, ts})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, r := range mustResults(e) {
+		if want := r.Key == "r{type:read}"; r.OK != want {
+			t.Errorf("%s %s: OK=%v, want %v", r.Key, r.Source, r.OK, want)
+		}
+	}
+}
+
+func mustResults(e *Engine) []ThresholdResult {
+	res, _ := e.Thresholds(time.Second, false)
+	return res
+}

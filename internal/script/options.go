@@ -51,7 +51,8 @@ var supported = []string{"scenarios", "thresholds", "vus", "duration", "iteratio
 	"summaryTrendStats", "summaryTimeUnit", "setupTimeout", "teardownTimeout", "handleSummaryTimeout",
 	"executionSegment", "executionSegmentSequence",
 	// read by k6/http (internal/jshttp)
-	"userAgent", "maxRedirects", "insecureSkipTLSVerify", "noConnectionReuse", "discardResponseBodies", "hosts", "batch", "batchPerHost", "throw"}
+	"userAgent", "maxRedirects", "insecureSkipTLSVerify", "noConnectionReuse", "discardResponseBodies", "hosts", "batch", "batchPerHost", "throw",
+	"tlsVersion", "tlsCipherSuites"}
 
 // ParseOptions reads the script's exported options (decoded from JSON),
 // reporting every problem at once. scenarioOrder is the key order of
