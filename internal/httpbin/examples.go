@@ -175,6 +175,51 @@ func (s *server) examples(mux *http.ServeMux) {
 			"tool":        "Pizza cutter",
 		}, "calories": 800, "vegetarian": true})
 	})
+	// QuickPizza's test endpoints: httpbin's under /api, and its own.
+	for _, p := range []string{"/api/status/", "/api/delay/", "/api/bytes/", "/api/basic-auth/", "/api/digest-auth/", "/api/headers", "/api/get"} {
+		mux.Handle(p, http.StripPrefix("/api", mux))
+	}
+	rawEcho := func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			w.Header().Set("Content-Type", ct)
+		}
+		_, _ = w.Write(b)
+	}
+	for _, p := range []string{"/api/post", "/api/put", "/api/patch", "/api/delete"} {
+		mux.HandleFunc(p, rawEcho)
+	}
+	mux.HandleFunc("/api/json", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			rawEcho(w, r)
+			return
+		}
+		out := map[string]any{}
+		for k, vs := range r.URL.Query() {
+			out[k] = vs[0]
+		}
+		writeJSON(w, 200, out)
+	})
+	mux.HandleFunc("/api/xml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		var b strings.Builder
+		b.WriteString("<response>")
+		for k, vs := range r.URL.Query() {
+			b.WriteString("<key>" + k + "</key><value>" + vs[0] + "</value>")
+		}
+		b.WriteString("</response>")
+		_, _ = io.WriteString(w, b.String())
+	})
+	mux.HandleFunc("/api/cookies", func(w http.ResponseWriter, r *http.Request) {
+		for k, vs := range r.URL.Query() {
+			http.SetCookie(w, &http.Cookie{Name: k, Value: vs[0], Path: "/"})
+		}
+		s.cookies(w, r)
+	})
+	mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, "<html><body><h1>QuickPizza Admin</h1><button>Sign in</button></body></html>")
+	})
 	mux.HandleFunc("GET /api/pizza/{id}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"id": r.PathValue("id"), "name": "Hubcap Margherita"})
 	})
@@ -191,7 +236,7 @@ func (s *server) examples(mux *http.ServeMux) {
 		writeJSON(w, 200, map[string]any{"ingredients": []any{map[string]any{"id": 1, "name": "Tomato"}}})
 	})
 	mux.HandleFunc("GET /api/doughs", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"doughs": []any{map[string]any{"id": 1, "name": "Thin"}}})
+		writeJSON(w, 200, map[string]any{"doughs": []any{map[string]any{"ID": 1, "name": "Thin", "caloriesPerSlice": 150}}})
 	})
 	mux.HandleFunc("POST /api/users", func(w http.ResponseWriter, r *http.Request) {
 		in := readForm(r)

@@ -210,6 +210,9 @@ func (m *ModuleInstance) afterRequest(res *loadhttp.Response, err error) {
 		script.Throw(m.vu, err.Error())
 	}
 	if res != nil && res.Error != "" && res.Status == 0 {
+		if m.vu.Context().Err() != nil {
+			return // the iteration is being stopped: not the request's fault
+		}
 		if m.throw {
 			script.Throw(m.vu, res.Error)
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
 
@@ -70,10 +71,7 @@ func startPrometheus(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		if os.Getenv("HUBCAP_REQUIRE_HUBS") == "1" {
-			t.Fatal("prometheus is not installed; apt-get install prometheus (Debian) to test the remote-write output against a real receiver")
-		}
-		t.Skip("prometheus not installed (apt-get install prometheus)")
+		testenv.Missing(t, "prometheus (the remote-write receiver)", "apt-get install prometheus (Debian's package has --web.enable-remote-write-receiver)")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
