@@ -141,3 +141,34 @@ func TestMergeRefuses(t *testing.T) {
 		t.Errorf("overlap: %q", notes)
 	}
 }
+
+// Merge takes what files say about themselves: any run info, segments
+// included, gives results or ErrDifferentRuns, never a panic or a hang.
+func FuzzMerge(f *testing.F) {
+	f.Add("wk", "s0", "0:1/2", "wk", "s1", "1/2:1")
+	f.Add("wk", "a", "1e999999999:1", "wk", "b", "0:1/0")
+	f.Add("", "", "", "x", "x", "x")
+	f.Fuzz(func(t *testing.T, run1, id1, seg1, run2, id2, seg2 string) {
+		a := instanceFile(t, "r", "a", "", false, []float64{1}, StatusCompleted)
+		b := instanceFile(t, "r", "b", "", false, []float64{2}, StatusCompleted)
+		// Replace the run info with the fuzzed one.
+		for _, c := range []struct {
+			r            *Results
+			run, id, seg string
+		}{{a, run1, id1, seg1}, {b, run2, id2, seg2}} {
+			for _, s := range c.r.SeriesOf(MetricRunInfo) {
+				s.Tags = map[string]string{TagRunID: c.run, TagInstance: c.id, TagSegment: c.seg}
+			}
+		}
+		m, insts, _, err := Merge([]Part{{"a", a}, {"b", b}})
+		if err != nil {
+			if !errors.Is(err, ErrDifferentRuns) {
+				t.Fatalf("error without ErrDifferentRuns: %v", err)
+			}
+			return
+		}
+		if len(insts) != 2 || m.PointCount < 2 {
+			t.Fatalf("%d instances, %d points", len(insts), m.PointCount)
+		}
+	})
+}
