@@ -3,9 +3,7 @@ package reports
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
-	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -13,9 +11,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/report.golden.html")
+	"github.com/hubcap-dev/hubcap/internal/testenv"
+
+	"github.com/hubcap-dev/hubcap/internal/testkit"
+)
 
 // placeholderJS stands in for echarts.min.js where the test does not run the
 // page, keeping the golden file small and independent of the installed copy.
@@ -105,24 +105,7 @@ func renderString(t testing.TB, in Input, ro renderOptions) string {
 // The whole report for fixed inputs, compared with a reviewed golden file.
 func TestRenderGolden(t *testing.T) {
 	got := renderString(t, fixtureInput(t), renderOptions{})
-	if *update {
-		if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(goldenPath)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestRenderGolden -update to create it)", err)
-	}
-	if got != string(want) {
-		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gl) && i < len(wl); i++ {
-			if gl[i] != wl[i] {
-				t.Fatalf("report differs from %s at line %d:\n got: %.300s\nwant: %.300s\n(rerun with -update after reviewing)", goldenPath, i+1, gl[i], wl[i])
-			}
-		}
-		t.Fatalf("report differs from %s in length: %d vs %d lines", goldenPath, len(gl), len(wl))
-	}
+	testkit.Golden(t, goldenPath, got)
 }
 
 // What a partner reads first: the banner, the sections and the numbers.

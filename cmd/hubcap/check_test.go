@@ -15,48 +15,16 @@ import (
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/internal/check"
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 	"github.com/hubcap-dev/hubcap/models"
 )
 
-// checkSchema is the part of JupyterHub's schema hubcap check reads.
-const checkSchema = `
-CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
-CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(255) UNIQUE);
-CREATE TABLE servers (id INTEGER PRIMARY KEY, base_url VARCHAR(255));
-CREATE TABLE spawners (id INTEGER PRIMARY KEY, user_id INTEGER, server_id INTEGER, state TEXT, name VARCHAR(255), user_options TEXT)`
-
-// checkDB writes a database with checkSchema, revision rev and one user
-// holding s rows of which r run.
+// checkDB writes a database with hubsqlite.Schema, revision rev and one
+// user holding s rows of which r run.
 func checkDB(t *testing.T, rev string, s, r int) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "jupyterhub.sqlite")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	exec := func(q string, args ...any) {
-		if _, err := db.Exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	for _, stmt := range strings.Split(checkSchema, ";") {
-		exec(stmt)
-	}
-	exec("INSERT INTO alembic_version VALUES (?)", rev)
-	exec("INSERT INTO users (id, name) VALUES (1, 'heavy')")
-	for i := range s {
-		var sid any
-		if i < r {
-			exec("INSERT INTO servers (id, base_url) VALUES (?, '/')", i+1)
-			sid = i + 1
-		}
-		name := ""
-		if i > 0 {
-			name = fmt.Sprintf("s%04d", i)
-		}
-		exec("INSERT INTO spawners (user_id, server_id, state, name, user_options) VALUES (1, ?, '{}', ?, '{}')", sid, name)
-	}
+	path := hubsqlite.Minimal(t, rev)
+	hubsqlite.Insert(t, path, []hubsqlite.User{{Name: "heavy", S: s, R: r}})
 	return path
 }
 

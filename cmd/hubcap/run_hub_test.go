@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,38 +9,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/metrics"
 	"github.com/hubcap-dev/hubcap/internal/output"
 	"github.com/hubcap-dev/hubcap/internal/script"
+	"github.com/hubcap-dev/hubcap/internal/testkit"
 	"github.com/hubcap-dev/hubcap/reports"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
 
-// lockedBuffer collects a command's output written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // runCtx runs hubcap with args under ctx, as main does.
 func runCtx(ctx context.Context, args ...string) (code int, stdout, stderr string) {
-	var out, errb lockedBuffer
+	var out, errb testkit.Buffer
 	code = run(ctx, IO{Stdout: &out, Stderr: &errb}, args)
 	return code, out.String(), errb.String()
 }

@@ -3,7 +3,6 @@ package capreport
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"html"
 	"math"
 	"os"
@@ -13,10 +12,9 @@ import (
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/internal/check"
+	"github.com/hubcap-dev/hubcap/internal/testkit"
 	"github.com/hubcap-dev/hubcap/reports"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // placeholderJS stands in for ECharts so that golden output does not depend
 // on the installed library.
@@ -51,31 +49,6 @@ func fixtureInputs(t testing.TB) Inputs {
 		Config:          "c.JupyterHub.spawner_class = 'fleet'\nc.JupyterHub.allow_named_servers = True",
 		EChartsJS:       placeholderJS,
 	}
-}
-
-// golden compares got with the file, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := range min(len(gl), len(wl)) {
-		if gl[i] != wl[i] {
-			t.Fatalf("%s differs at line %d:\n got: %.400s\nwant: %.400s\n(rerun with -update after reviewing)", path, i+1, gl[i], wl[i])
-		}
-	}
-	t.Fatalf("%s differs in length: %d vs %d lines (rerun with -update after reviewing)", path, len(gl), len(wl))
 }
 
 // assembled is the part of reports.Input capreport decides (the results
@@ -119,7 +92,7 @@ func TestAssembleGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, inputGolden, append(got, '\n'))
+	testkit.Golden(t, inputGolden, append(got, '\n'))
 
 	// What a partner relies on, independently of the golden file.
 	if in.Verdict.PlannedSize != 700 || in.Verdict.SizeUnit != "attendees" {
@@ -149,7 +122,7 @@ func TestReportOutlineGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := outline(t, buf.String())
-	golden(t, outlineGolden, []byte(out))
+	testkit.Golden(t, outlineGolden, []byte(out))
 	for _, want := range []string{"chart chart-timeline", "chart chart-model", "planned workshop size | 700 attendees",
 		"predicted OOM threshold", "hub memory limit | 3.00 GiB"} {
 		if !strings.Contains(out, want) {

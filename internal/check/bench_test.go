@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 )
 
 // BenchmarkCheck times a whole check of a database with 100,000 spawner
@@ -14,11 +16,11 @@ func BenchmarkCheck(b *testing.B) {
 	for _, c := range []struct{ users, perUser int }{{1000, 100}, {10, 10_000}} {
 		b.Run(fmt.Sprintf("%dx%d", c.users, c.perUser), func(b *testing.B) {
 			path, _ := ormDB(b, "5.3.0", nil, 0)
-			users := make([]bulkUser, c.users)
+			users := make([]hubsqlite.User, c.users)
 			for i := range users {
-				users[i] = bulkUser{name: fmt.Sprintf("user-%05d", i), s: c.perUser, r: c.perUser / 2}
+				users[i] = hubsqlite.User{Name: fmt.Sprintf("user-%05d", i), S: c.perUser, R: c.perUser / 2, StateBytes: 200}
 			}
-			bulkInsert(b, path, users, 200)
+			hubsqlite.Insert(b, path, users)
 			o := Options{DB: path, Release: "5.3.0", CalibrationsDir: testCalibrations(b), MemoryLimit: 3 << 30, Headroom: 0.2}
 			rows := int64(c.users * c.perUser)
 			ctx := context.Background()

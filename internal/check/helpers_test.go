@@ -1,21 +1,16 @@
 package check
 
 import (
-	"bytes"
-	"database/sql"
-	"encoding/json"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 	"github.com/hubcap-dev/hubcap/models"
 )
 
@@ -139,181 +134,27 @@ func shippedCalibration(release string) string {
 // dbUser is one user of a database written by ormDB: a stopped default ""
 // row (when Default), Running named servers r0000… with servers rows, and
 // Stopped named servers s0000… without.
-type dbUser struct {
-	Name             string `json:"name"`
-	Default          bool   `json:"default"`
-	Running, Stopped int
-}
-
-// ormPy writes users through JupyterHub's own ORM (orm.new_session_factory
-// is what the hub runs at start-up: create_all and an alembic stamp). Each
-// spawner carries a KubeSpawner-like state padded to state_bytes of JSON.
-const ormPy = `
-import json, sqlite3, sys
-import jupyterhub
-from jupyterhub import orm
-
-path, spec_path = sys.argv[1], sys.argv[2]
-spec = json.load(open(spec_path))
-session = orm.new_session_factory("sqlite:///" + path)()
-
-def state(user, server):
-    s = {"pod_name": "jupyter-%s--%s" % (user, server), "namespace": "jhub", "dns_name": "x"}
-    pad = spec["state_bytes"] - len(json.dumps(s)) - 12
-    if pad > 0:
-        s["pad"] = "x" * pad
-    return s
-
-for u in spec["users"]:
-    user = orm.User(name=u["name"])
-    session.add(user)
-    if u["default"]:
-        session.add(orm.Spawner(user=user, name="", state=state(u["name"], "")))
-    for i in range(u["Running"]):
-        name = "r%04d" % i
-        sp = orm.Spawner(user=user, name=name, state=state(u["name"], name), user_options={"profile": "default"})
-        sp.server = orm.Server(base_url="/user/%s/%s/" % (u["name"], name))
-        session.add(sp)
-    for i in range(u["Stopped"]):
-        name = "s%04d" % i
-        session.add(orm.Spawner(user=user, name=name, state=state(u["name"], name), user_options={"profile": "default"}))
-    session.commit()
-session.close()
-rev = sqlite3.connect(path).execute("SELECT version_num FROM alembic_version").fetchone()[0]
-print(json.dumps({"version": jupyterhub.__version__, "revision": rev}))
-`
+type dbUser = hubsqlite.ORMUser
 
 // ormDB writes users into a fresh jupyterhub.sqlite in a new temporary
-// directory with release's ORM and returns its path.
+// directory with release's ORM, each spawner with a KubeSpawner-like state
+// padded to stateBytes of JSON, and returns its path.
 func ormDB(tb testing.TB, release string, users []dbUser, stateBytes int) (path, revision string) {
 	tb.Helper()
 	py := hubtest.Python(tb, release)
-	if users == nil {
-		users = []dbUser{}
-	}
-	dir := tb.TempDir()
-	spec, _ := json.Marshal(map[string]any{"users": users, "state_bytes": stateBytes})
-	specPath := filepath.Join(dir, "spec.json")
-	if err := os.WriteFile(specPath, spec, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	path = filepath.Join(dir, "jupyterhub.sqlite")
-	cmd := exec.Command(py, "-c", ormPy, path, specPath)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.Output()
-	if err != nil {
-		e := stderr.String()
-		tb.Fatalf("JupyterHub %s ORM could not write the database: %v\n%s", release, err, e[max(0, len(e)-2000):])
-	}
-	var res struct{ Version, Revision string }
-	if err := json.Unmarshal(out, &res); err != nil {
-		tb.Fatalf("ORM script output %q: %v", out, err)
-	}
+	path = filepath.Join(tb.TempDir(), "jupyterhub.sqlite")
+	res := hubsqlite.WriteORM(tb, py, path, users, stateBytes)
 	if res.Version != release {
 		tb.Fatalf("venv jupyterhub-%s holds JupyterHub %s", release, res.Version)
 	}
-	os.Remove(specPath)
 	return path, res.Revision
 }
 
-// bulkUser is a user for bulkInsert: s rows (the first is the default ""
-// row), the first r of them running.
-type bulkUser struct {
-	name string
-	s, r int
-}
-
-// bulkInsert adds users, servers and spawners to a database whose schema
-// the real hub created (ormDB with no users), in one transaction: the
-// fast way to 100,000 rows.
-func bulkInsert(tb testing.TB, path string, users []bulkUser, stateBytes int) {
+// minimalDB writes a database with hubsqlite.Schema stamped with revision
+// rev ("" leaves alembic_version empty) and the given users.
+func minimalDB(tb testing.TB, rev string, users []hubsqlite.User) string {
 	tb.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	tx, err := db.Begin()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer tx.Rollback()
-	prep := func(q string) *sql.Stmt {
-		st, err := tx.Prepare(q)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return st
-	}
-	insUser := prep("INSERT INTO users (name, admin, created, last_activity, cookie_id) VALUES (?, 0, ?, ?, ?)")
-	insServer := prep("INSERT INTO servers (base_url) VALUES (?)")
-	insSpawner := prep("INSERT INTO spawners (user_id, server_id, state, name, started, last_activity, user_options) VALUES (?, ?, ?, ?, ?, ?, ?)")
-	now := "2026-01-01 00:00:00.000000"
-	state := `{"pad": "` + strings.Repeat("x", max(0, stateBytes-11)) + `"}`
-	for i, u := range users {
-		res, err := insUser.Exec(u.name, now, now, fmt.Sprintf("cookie-%d", i))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		uid, _ := res.LastInsertId()
-		for k := range u.s {
-			name := ""
-			if k > 0 {
-				name = fmt.Sprintf("s%d", k)
-			}
-			var sid any
-			if k < u.r {
-				res, err := insServer.Exec(fmt.Sprintf("/user/%s/%s/", u.name, name))
-				if err != nil {
-					tb.Fatal(err)
-				}
-				sid, _ = res.LastInsertId()
-			}
-			if _, err := insSpawner.Exec(uid, sid, state, name, now, now, `{}`); err != nil {
-				tb.Fatal(err)
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-// minimalSchema is enough of JupyterHub's schema for tests that need no
-// real hub: the tables and columns hubdb reads.
-const minimalSchema = `
-CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
-CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(255) UNIQUE, admin BOOLEAN, created DATETIME, last_activity DATETIME, cookie_id VARCHAR(255));
-CREATE TABLE servers (id INTEGER PRIMARY KEY, base_url VARCHAR(255));
-CREATE TABLE spawners (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id) ON DELETE CASCADE,
-	server_id INTEGER REFERENCES servers (id) ON DELETE SET NULL, state TEXT, name VARCHAR(255),
-	started DATETIME, last_activity DATETIME, user_options TEXT, oauth_client_id VARCHAR(255))
-`
-
-// minimalDB writes a database with minimalSchema stamped with revision rev
-// ("" leaves alembic_version empty) and the given users.
-func minimalDB(tb testing.TB, rev string, users []bulkUser) string {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "jupyterhub.sqlite")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, stmt := range strings.Split(minimalSchema, ";") {
-		if _, err := db.Exec(stmt); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	if rev != "" {
-		if _, err := db.Exec("INSERT INTO alembic_version VALUES (?)", rev); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	db.Close()
-	bulkInsert(tb, path, users, 100)
+	path := hubsqlite.Minimal(tb, rev)
+	hubsqlite.Insert(tb, path, users)
 	return path
 }

@@ -3,35 +3,13 @@ package check
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hubcap-dev/hubcap/internal/testkit"
 	"github.com/hubcap-dev/hubcap/models"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n%s", name, got)
-	}
-}
 
 // fixedFit is a hand-written fit (not fitted, so the golden files do not
 // move when the fitter does): coefficients near the facts note's 5.3.0 and
@@ -124,8 +102,8 @@ func TestReportGolden(t *testing.T) {
 			if err := r.JSON(&js); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, c.name+".txt", text.Bytes())
-			golden(t, c.name+".json", js.Bytes())
+			testkit.Golden(t, filepath.Join("testdata", c.name+".txt"), text.Bytes())
+			testkit.Golden(t, filepath.Join("testdata", c.name+".json"), js.Bytes())
 			// The JSON round-trips into the same verdict and shape.
 			var back Report
 			if err := json.Unmarshal(js.Bytes(), &back); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -81,7 +82,7 @@ func TestBadDatabases(t *testing.T) {
 		})
 	}
 	// An unknown revision is fine with --release.
-	r, err := runDB(t, minimalDB(t, "deadbeefcafe", []bulkUser{{"ada", 3, 2}}), Options{Release: "5.3.0"})
+	r, err := runDB(t, minimalDB(t, "deadbeefcafe", []hubsqlite.User{{Name: "ada", S: 3, R: 2, StateBytes: 100}}), Options{Release: "5.3.0"})
 	if err != nil || r.Shape.J != 6 || r.Release.Source != SourceFlag {
 		t.Fatalf("unknown revision with --release: %v %+v", err, r)
 	}
@@ -127,7 +128,7 @@ func TestOptionsValidate(t *testing.T) {
 func TestReadOnlyDB(t *testing.T) {
 	for _, wal := range []bool{false, true} {
 		t.Run(fmt.Sprintf("wal=%v", wal), func(t *testing.T) {
-			path := minimalDB(t, "4621fec11365", []bulkUser{{"ada", 40, 30}, {"bob", 3, 1}})
+			path := minimalDB(t, "4621fec11365", []hubsqlite.User{{Name: "ada", S: 40, R: 30, StateBytes: 100}, {Name: "bob", S: 3, R: 1, StateBytes: 100}})
 			if wal {
 				db, err := sql.Open("sqlite", "file:"+path)
 				if err != nil {

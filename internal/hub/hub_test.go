@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -15,29 +14,11 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
+	"github.com/hubcap-dev/hubcap/internal/testkit"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the generated text (go test -update rewrites it):\n%s", path, got)
-	}
-}
-
 func TestGenerateConfigLocal(t *testing.T) {
-	golden(t, "config-local.py", GenerateConfig(ConfigParams{
+	testkit.Golden(t, filepath.Join("testdata", "config-local.py"), GenerateConfig(ConfigParams{
 		Release: "5.5.1", RunDir: "/run/hub", VenvBin: "/opt/venv/bin",
 		ProxyPort: 8000, ProxyAPIPort: 8001, HubPort: 8081,
 		Spawner: SpawnerLocal, ServersCgroupProcs: "/sys/fs/cgroup/memory/hubcap-ab-servers/cgroup.procs",
@@ -46,7 +27,7 @@ func TestGenerateConfigLocal(t *testing.T) {
 }
 
 func TestGenerateConfigFleet(t *testing.T) {
-	golden(t, "config-fleet.py", GenerateConfig(ConfigParams{
+	testkit.Golden(t, filepath.Join("testdata", "config-fleet.py"), GenerateConfig(ConfigParams{
 		Release: "5.3.0", RunDir: `/tmp/dir with "quotes"`, VenvBin: "/v/bin",
 		ProxyPort: 1, ProxyAPIPort: 2, HubPort: 3,
 		Spawner: SpawnerFleet, SpawnerConfig: "from hubcap_fleet import FleetSpawner\nc.JupyterHub.spawner_class = FleetSpawner\n",

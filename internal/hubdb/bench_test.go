@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 )
 
 // BenchmarkShape times Open + Shape + Close on 100,000 spawner rows in the
@@ -14,17 +16,17 @@ func BenchmarkShape(b *testing.B) {
 	for _, c := range []struct{ users, perUser int }{{1000, 100}, {10, 10000}} {
 		b.Run(fmt.Sprintf("%dx%d", c.users, c.perUser), func(b *testing.B) {
 			f := hubFixture(b, "5.5.1")
-			path := copyDB(b, f.Path)
-			w := writeDB(b, path)
+			path := hubsqlite.Copy(b, f.Path)
+			w := hubsqlite.Open(b, path)
 			for _, t := range []string{"spawners", "servers", "users"} {
-				mustExec(b, w, "DELETE FROM "+t)
+				hubsqlite.Exec(b, w, "DELETE FROM "+t)
 			}
 			w.Close()
-			users := make([]genUser, c.users)
+			users := make([]hubsqlite.User, c.users)
 			for i := range users {
-				users[i] = genUser{name: fmt.Sprintf("user-%05d", i), s: c.perUser, r: c.perUser / 2, stateBytes: 200}
+				users[i] = hubsqlite.User{Name: fmt.Sprintf("user-%05d", i), S: c.perUser, R: c.perUser / 2, StateBytes: 200}
 			}
-			bulkInsert(b, path, users)
+			hubsqlite.Insert(b, path, users)
 			ctx := context.Background()
 			rows := int64(c.users * c.perUser)
 			b.ResetTimer()

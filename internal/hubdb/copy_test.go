@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 )
 
 // copyAndShape copies the database at src with CopySQLite and returns the
@@ -47,7 +48,7 @@ func copyAndShape(t *testing.T, src string) Shape {
 // byte-identical afterwards.
 func TestCopySQLite(t *testing.T) {
 	f := hubFixture(t, "5.5.1")
-	path := copyDB(t, f.Path)
+	path := hubsqlite.Copy(t, f.Path)
 	compareShape(t, copyAndShape(t, path), expectShape(f.Spec, f.Bytes))
 }
 
@@ -63,7 +64,7 @@ func TestCopySQLiteWAL(t *testing.T) {
 func TestCopySQLiteMissingDir(t *testing.T) {
 	f := hubFixture(t, "5.5.1")
 	ctx := context.Background()
-	db, err := Open(ctx, copyDB(t, f.Path))
+	db, err := Open(ctx, hubsqlite.Copy(t, f.Path))
 	if err != nil {
 		t.Fatal(err)
 	}

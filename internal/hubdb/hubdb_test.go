@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 	"github.com/hubcap-dev/hubcap/models"
 )
 
@@ -83,7 +84,7 @@ func TestRealHub(t *testing.T) {
 	for _, rel := range testReleases {
 		t.Run(rel, func(t *testing.T) {
 			f := hubFixture(t, rel)
-			path := copyDB(t, f.Path)
+			path := hubsqlite.Copy(t, f.Path)
 			before := filesnap.Snapshot(t, filepath.Dir(path))
 
 			ctx := context.Background()
@@ -125,7 +126,7 @@ func TestRealHub(t *testing.T) {
 // TestStateStats checks the state-size statistics against the fixture.
 func TestStateStats(t *testing.T) {
 	f := hubFixture(t, "5.5.1")
-	sh, _, err := openShape(t, copyDB(t, f.Path))
+	sh, _, err := openShape(t, hubsqlite.Copy(t, f.Path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,16 +163,16 @@ func abs64(x float64) float64 {
 // including users without spawners and a user whose rows are all stopped.
 func TestShapeGenerated(t *testing.T) {
 	path, _ := schemaDB(t, "4621fec11365")
-	users := []genUser{
-		{name: "heavy", s: 40, r: 39, stateBytes: 500},
-		{name: "none", s: 0},
-		{name: "stopped", s: 5, r: 0, stateBytes: 20},
-		{name: "one", s: 1, r: 1, stateBytes: 20},
+	users := []hubsqlite.User{
+		{Name: "heavy", S: 40, R: 39, StateBytes: 500},
+		{Name: "none", S: 0},
+		{Name: "stopped", S: 5, R: 0, StateBytes: 20},
+		{Name: "one", S: 1, R: 1, StateBytes: 20},
 	}
 	for i := range 30 {
-		users = append(users, genUser{name: fmt.Sprintf("u%02d", i), s: 1 + i%4, r: i % 3 % (1 + i%4), stateBytes: 100})
+		users = append(users, hubsqlite.User{Name: fmt.Sprintf("u%02d", i), S: 1 + i%4, R: i % 3 % (1 + i%4), StateBytes: 100})
 	}
-	bulkInsert(t, path, users)
+	hubsqlite.Insert(t, path, users)
 	before := filesnap.Snapshot(t, filepath.Dir(path))
 	sh, _, err := openShape(t, path)
 	if err != nil {
@@ -179,15 +180,15 @@ func TestShapeGenerated(t *testing.T) {
 	}
 	var want Shape
 	for _, u := range users {
-		st := int64(len(`{"pad": "`+strings.Repeat("x", max(0, u.stateBytes-11))+`"}`)) + 2 // + "{}"
-		state := `{"pad": "` + strings.Repeat("x", max(0, u.stateBytes-11)) + `"}`
+		st := int64(len(`{"pad": "`+strings.Repeat("x", max(0, u.StateBytes-11))+`"}`)) + 2 // + "{}"
+		state := `{"pad": "` + strings.Repeat("x", max(0, u.StateBytes-11)) + `"}`
 		rowPy, err := models.PyJSONSize([]byte(state))
 		if err != nil {
 			t.Fatal(err)
 		}
 		rowPy += 64 // user_options {}
-		us := UserShape{Name: u.name, S: int64(u.s), R: int64(u.r), J: int64(u.r * u.s), Bytes: st * int64(u.s),
-			RunBytes: st * int64(u.r), Py: rowPy * int64(u.s), RunPy: rowPy * int64(u.r)}
+		us := UserShape{Name: u.Name, S: int64(u.S), R: int64(u.R), J: int64(u.R * u.S), Bytes: st * int64(u.S),
+			RunBytes: st * int64(u.R), Py: rowPy * int64(u.S), RunPy: rowPy * int64(u.R)}
 		want.U++
 		want.S += us.S
 		want.R += us.R
@@ -211,7 +212,7 @@ func TestShapeGenerated(t *testing.T) {
 // TestDSNForms opens one database through every accepted spelling.
 func TestDSNForms(t *testing.T) {
 	path, _ := schemaDB(t, "4621fec11365")
-	bulkInsert(t, path, []genUser{{name: "a", s: 2, r: 1}})
+	hubsqlite.Insert(t, path, []hubsqlite.User{{Name: "a", S: 2, R: 1}})
 	dir := filepath.Dir(path)
 	t.Chdir(dir)
 	for _, dsn := range []string{
@@ -248,16 +249,16 @@ func TestErrors(t *testing.T) {
 		return p
 	}
 	noTables := filepath.Join(dir, "other.sqlite")
-	db := writeDB(t, noTables)
-	mustExec(t, db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
-	mustExec(t, db, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+	db := hubsqlite.Open(t, noTables)
+	hubsqlite.Exec(t, db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+	hubsqlite.Exec(t, db, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
 	db.Close()
 	oldHub := filepath.Join(dir, "old.sqlite")
-	db = writeDB(t, oldHub)
+	db = hubsqlite.Open(t, oldHub)
 	for _, s := range []string{"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)",
 		"CREATE TABLE servers (id INTEGER PRIMARY KEY)",
 		"CREATE TABLE spawners (id INTEGER PRIMARY KEY, user_id INTEGER, server_id INTEGER, state TEXT, name TEXT)"} {
-		mustExec(t, db, s)
+		hubsqlite.Exec(t, db, s)
 	}
 	db.Close()
 	truncated := filepath.Join(dir, "trunc.sqlite")
@@ -323,15 +324,15 @@ func TestUnknownRevision(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path, _ := schemaDB(t, c.rev)
-			w := writeDB(t, path)
+			w := hubsqlite.Open(t, path)
 			switch c.rev {
 			case "":
-				mustExec(t, w, "DELETE FROM alembic_version")
+				hubsqlite.Exec(t, w, "DELETE FROM alembic_version")
 			case "-":
-				mustExec(t, w, "DROP TABLE alembic_version")
+				hubsqlite.Exec(t, w, "DROP TABLE alembic_version")
 			}
 			w.Close()
-			bulkInsert(t, path, []genUser{{name: "a", s: 3, r: 2}})
+			hubsqlite.Insert(t, path, []hubsqlite.User{{Name: "a", S: 3, R: 2}})
 			sh, rr, err := openShape(t, path)
 			if !errors.Is(err, ErrUnknownRevision) {
 				t.Fatalf("Release() error = %v, want ErrUnknownRevision", err)

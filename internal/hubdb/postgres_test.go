@@ -11,6 +11,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/pgtest"
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -55,7 +56,7 @@ func TestPostgres(t *testing.T) {
 	if _, err := w.Exec(ctx, "INSERT INTO alembic_version VALUES ($1)", f.Revision); err != nil {
 		t.Fatal(err)
 	}
-	copyRows(ctx, t, copyDB(t, f.Path), w)
+	copyRows(ctx, t, hubsqlite.Copy(t, f.Path), w)
 
 	t.Run("shape", func(t *testing.T) {
 		db, err := Open(ctx, hubURL)
@@ -72,7 +73,7 @@ func TestPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		compareShape(t, sh, expectShape(f.Spec, f.Bytes))
-		fromSQLite, _, err := openShape(t, copyDB(t, f.Path))
+		fromSQLite, _, err := openShape(t, hubsqlite.Copy(t, f.Path))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +122,7 @@ func TestPostgres(t *testing.T) {
 // NOT NULL ones) from a SQLite hub database into PostgreSQL.
 func copyRows(ctx context.Context, t *testing.T, sqlitePath string, w *pgx.Conn) {
 	t.Helper()
-	src := writeDB(t, sqlitePath)
+	src := hubsqlite.Open(t, sqlitePath)
 	for _, c := range []struct{ table, cols string }{
 		{"users", "id, name, cookie_id"},
 		{"servers", "id, base_url"},

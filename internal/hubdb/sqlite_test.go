@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 )
 
 // pyWALWriter is another process, as the hub is: it switches the database
@@ -39,7 +40,7 @@ sys.stdin.read()
 // and the shape including the writer's user.
 func walFixture(t *testing.T) (string, Shape) {
 	f := hubFixture(t, "5.5.1")
-	path := copyDB(t, f.Path)
+	path := hubsqlite.Copy(t, f.Path)
 	cmd := exec.Command(hubtest.Python(t, "5.5.1"), "-c", pyWALWriter, path)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -82,9 +83,9 @@ func walFixture(t *testing.T) (string, Shape) {
 // without creating either.
 func TestWALClean(t *testing.T) {
 	f := hubFixture(t, "5.5.1")
-	path := copyDB(t, f.Path)
-	w := writeDB(t, path)
-	mustExec(t, w, "PRAGMA journal_mode=WAL")
+	path := hubsqlite.Copy(t, f.Path)
+	w := hubsqlite.Open(t, path)
+	hubsqlite.Exec(t, w, "PRAGMA journal_mode=WAL")
 	w.Close()
 	if hdr, err := readSQLiteHeader(path); err != nil || !hdr.wal {
 		t.Fatalf("header %+v %v: want a WAL database", hdr, err)
@@ -153,9 +154,9 @@ func TestWALWithoutShm(t *testing.T) {
 // untouched.
 func TestHotJournal(t *testing.T) {
 	f := hubFixture(t, "5.5.1")
-	src := copyDB(t, f.Path)
-	w := writeDB(t, src)
-	mustExec(t, w, "PRAGMA cache_size=10") // spill modified pages to the file
+	src := hubsqlite.Copy(t, f.Path)
+	w := hubsqlite.Open(t, src)
+	hubsqlite.Exec(t, w, "PRAGMA cache_size=10") // spill modified pages to the file
 	tx, err := w.Begin()
 	if err != nil {
 		t.Fatal(err)
@@ -203,8 +204,8 @@ func TestHotJournal(t *testing.T) {
 // that is not hot) does not stop the reader, which sees committed data.
 func TestRollbackLiveWriter(t *testing.T) {
 	f := hubFixture(t, "5.5.1")
-	path := copyDB(t, f.Path)
-	w := writeDB(t, path)
+	path := hubsqlite.Copy(t, f.Path)
+	w := hubsqlite.Open(t, path)
 	tx, err := w.Begin()
 	if err != nil {
 		t.Fatal(err)

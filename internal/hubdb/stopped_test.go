@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
+	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 )
 
 // TestStoppedServers lists, from a database the real hub's ORM wrote, the
@@ -14,7 +15,7 @@ import (
 // exact removal calls for — and leaves the file untouched.
 func TestStoppedServers(t *testing.T) {
 	f := hubFixture(t, "5.5.1")
-	path := copyDB(t, f.Path)
+	path := hubsqlite.Copy(t, f.Path)
 	before := filesnap.Snapshot(t, filepath.Dir(path))
 	want := map[string][]string{}
 	var users []string

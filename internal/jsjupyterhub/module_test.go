@@ -1,7 +1,6 @@
 package jsjupyterhub
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -10,33 +9,15 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/script"
+	"github.com/hubcap-dev/hubcap/internal/testkit"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/attendee"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the runtime's writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // runScript runs testdata/name bound to t (no binding when t is nil).
 func runScript(t *testing.T, name string, tg *Target, env map[string]string) (*script.Result, error, string) {
@@ -48,7 +29,7 @@ func runScript(t *testing.T, name string, tg *Target, env map[string]string) (*s
 		}
 		defer b.Close()
 	}
-	var out lockedBuffer
+	var out testkit.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := script.Run(ctx, script.Options{Script: filepath.Join("testdata", name), Env: env,

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,10 +15,9 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/executor"
 	"github.com/hubcap-dev/hubcap/internal/metrics"
+	"github.com/hubcap-dev/hubcap/internal/testkit"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // k6Line is one line of k6's JSON output, as k6-format readers decode it.
 type k6Line struct {
@@ -279,27 +277,10 @@ func fixture(t *testing.T) *metrics.Snapshot {
 	return e.Snapshot(10*time.Second, nil)
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
-	}
-}
-
 func TestTextSummaryGolden(t *testing.T) {
 	snap := fixture(t)
 	out := TextSummary(snap, SummaryOptions{})
-	golden(t, "summary.golden", out)
+	testkit.Golden(t, filepath.Join("testdata", "summary.golden"), out)
 	// The things a user looks for, independently of the golden file.
 	for _, want := range []string{"█ THRESHOLDS", "█ TOTAL RESULTS", "✗ 'rate>0.99' rate=", "✓ 'count>5' count=10",
 		"{scenario:b}", "checks_total", "✓ logged in", "✗ server ready", "↳  ", "CUSTOM", "JUPYTERHUB", "EXECUTION", "NETWORK",
@@ -412,7 +393,7 @@ func TestRenderProgress(t *testing.T) {
 		},
 	}
 	got := RenderProgress(st)
-	golden(t, "progress.golden", got)
+	testkit.Golden(t, filepath.Join("testdata", "progress.golden"), got)
 	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
 	if len(lines) != 4 || !strings.HasPrefix(lines[0], "running (1m05.1s), 7/10 VUs, 120 complete and 1 interrupted iterations") {
 		t.Errorf("progress:\n%s", got)

@@ -2,7 +2,6 @@ package script
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,11 +11,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/metrics"
+	"github.com/hubcap-dev/hubcap/internal/testkit"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
 
@@ -68,7 +67,7 @@ func runScript(t *testing.T, name string, mod func(*Options)) runOut {
 
 func runScriptCtx(t *testing.T, ctx context.Context, name string, mod func(*Options)) runOut {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	o := Options{
 		Script:   filepath.Join("testdata", name),
 		Stdout:   &stdout,
@@ -83,24 +82,6 @@ func runScriptCtx(t *testing.T, ctx context.Context, name string, mod func(*Opti
 	defer cancel()
 	res, err := Run(ctx, o)
 	return runOut{res: res, err: err, stdout: stdout.String(), stderr: stderr.String()}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func metricValue(t *testing.T, snap *metrics.Snapshot, name, key string) float64 {

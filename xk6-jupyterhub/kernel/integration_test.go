@@ -21,6 +21,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
+	"github.com/hubcap-dev/hubcap/internal/testkit"
 )
 
 // installedBin returns <hubcap home>/.hubcap/venvs/<venv>/bin/<name>. The
@@ -83,24 +84,6 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// lockedBuffer collects the server's log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startJupyterServer runs jupyter-server with a token from the environment
 // and a temporary root and home; t.Cleanup stops it and its kernels.
 func startJupyterServer(t *testing.T, bin string) *jupyterServer {
@@ -128,7 +111,7 @@ func startJupyterServer(t *testing.T, bin string) *jupyterServer {
 		"IPYTHONDIR="+filepath.Join(dir, "ipython"),
 		"JUPYTER_PLATFORM_DIRS=1",
 	)
-	var log lockedBuffer
+	var log testkit.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
