@@ -14,8 +14,9 @@ setup: ## install pinned JupyterHub 5.3.0/5.5.1, configurable-http-proxy and ech
 build: ## build bin/hubcap
 	$(GO) build -o bin/hubcap ./cmd/hubcap
 
-vet: ## gofmt check and go vet
+vet: ## gofmt check, go mod tidy check and go vet
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
 
 test: ## set up what is missing, then every test (unit, fuzz seeds, real-hub integration) with -race; lists skipped tests at the end (expect none)
