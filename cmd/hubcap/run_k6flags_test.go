@@ -115,3 +115,22 @@ func TestOutCSVAndPrometheus(t *testing.T) {
 		t.Errorf("outputs not named in the header:\n%s", stderr)
 	}
 }
+
+// FuzzParseStages: --stage and K6_STAGES values never panic the parser;
+// accepted stages have a non-negative target.
+func FuzzParseStages(f *testing.F) {
+	f.Add("30s:10,1m:0")
+	f.Add("soon:2")
+	f.Add(":")
+	f.Fuzz(func(t *testing.T, v string) {
+		st, err := parseStages([]string{v})
+		if err != nil {
+			return
+		}
+		for _, s := range st {
+			if s.Target < 0 {
+				t.Fatalf("%q: negative target %d", v, s.Target)
+			}
+		}
+	})
+}

@@ -76,3 +76,17 @@ func TestParseCSVArg(t *testing.T) {
 		t.Error("a bad time format was accepted")
 	}
 }
+
+// FuzzParseCSVArg: the --out csv argument never panics the parser, and an
+// accepted time format is one CSVRow knows.
+func FuzzParseCSVArg(f *testing.F) {
+	f.Add("file_name=r.csv,time_format=rfc3339,save_interval=2s")
+	f.Add("r.csv")
+	f.Add("file_name=,time_format=")
+	f.Fuzz(func(t *testing.T, arg string) {
+		_, o, err := ParseCSVArg(arg)
+		if err == nil && o.validate() != nil {
+			t.Fatalf("%q accepted with an invalid time format %q", arg, o.TimeFormat)
+		}
+	})
+}
