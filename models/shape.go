@@ -75,8 +75,10 @@ func (s *Shape) add(u UserShape) {
 // user_options, for a running row and for a stopped one (a stopped row keeps
 // its user_options; its state is what the spawner's clear_state left).
 type RowContent struct {
-	RunBytes, RunPy         float64
-	StoppedBytes, StoppedPy float64
+	RunBytes     float64 `json:"running_bytes"`
+	RunPy        float64 `json:"running_pybytes"`
+	StoppedBytes float64 `json:"stopped_bytes"`
+	StoppedPy    float64 `json:"stopped_pybytes"`
 }
 
 // User returns the UserShape of a user with s rows of which r run, every

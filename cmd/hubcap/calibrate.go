@@ -143,8 +143,13 @@ func runCalibrate(ctx context.Context, stdio IO, args []string) error {
 	fs.IntVar(&o.Repeats, "repeats", calibrate.DefaultRepeats, "measurements per shape when the budget allows")
 	fs.StringVar(&o.RunDir, "run-dir", "", "keep the hub's run directory and database snapshots here; its old database is deleted (default: a temporary one)")
 	fs.BoolVar(&verbose, "v", false, "print the hub harness's lines")
+	var refit string
+	fs.StringVar(&refit, "refit", "", "refit the samples of this calibration file with this hubcap's models (no hub runs); writes -o (default: the same file)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
+	}
+	if refit != "" {
+		return refitCalibration(stdio, refit, out)
 	}
 	rel, err := installRelease(ctx, hubSpec, o.JupyterHub)
 	if err != nil {
@@ -195,6 +200,30 @@ func runCalibrate(ctx context.Context, stdio IO, args []string) error {
 	return runErr
 }
 
+// refitCalibration fits a calibration's samples again (after hubcap's
+// models changed: new terms, new interval rules), keeping its release,
+// environment, row content and samples.
+func refitCalibration(stdio IO, in, out string) error {
+	old, err := models.LoadFile(in)
+	if err != nil {
+		return err
+	}
+	cal, err := models.FitCalibration(old.Samples)
+	if err != nil {
+		return fmt.Errorf("refit %s: %w", in, err)
+	}
+	cal.Release, cal.CreatedAt, cal.Partial, cal.Environment, cal.Content = old.Release, old.CreatedAt, old.Partial, old.Environment, old.Content
+	if out == "" {
+		out = in
+	}
+	if err := cal.SaveFile(out); err != nil {
+		return err
+	}
+	printCalibration(stdio.Stdout, cal)
+	fmt.Fprintf(stdio.Stdout, "wrote %s (refitted %d samples)\n", out, len(cal.Samples))
+	return nil
+}
+
 // printCalibration prints the fitted models: selected terms with their
 // coefficients and standard errors, and the cross-validated error.
 func printCalibration(w io.Writer, cal models.Calibration) {
@@ -210,9 +239,13 @@ func printCalibration(w io.Writer, cal models.Calibration) {
 			if t == "1" {
 				unit = ""
 			}
-			if f.Target == models.TargetPeakRSS {
+			switch {
+			case f.Target == models.TargetPeakRSS && (t == "JB" || t == "JP" || t == "LP"):
+				// bytes of memory per byte of row content
+				terms = append(terms, fmt.Sprintf("%.3g%s (±%.2g)", c, unit, se))
+			case f.Target == models.TargetPeakRSS:
 				terms = append(terms, fmt.Sprintf("%s%s (±%s)", bytesOrRate(c, t), unit, bytesOrRate(se, t)))
-			} else {
+			default:
 				terms = append(terms, fmt.Sprintf("%.3g%s (±%.2g)", c, unit, se))
 			}
 		}
@@ -220,7 +253,11 @@ func printCalibration(w io.Writer, cal models.Calibration) {
 		if !math.IsNaN(f.CVError) {
 			cv = fmt.Sprintf("%.1f%%", 100*f.CVError)
 		}
-		fmt.Fprintf(w, "  %-9s = %s   [LOO error %s, %d samples]\n", f.Target, strings.Join(terms, " + "), cv, f.N)
+		form := ""
+		if f.HoldOutError > 0 {
+			form = fmt.Sprintf(", held-out error %.1f%%, model-form error %.1f%%", 100*f.HoldOutError, 100*f.FormError)
+		}
+		fmt.Fprintf(w, "  %-9s = %s   [LOO error %s%s, %d samples]\n", f.Target, strings.Join(terms, " + "), cv, form, f.N)
 	}
 }
 
