@@ -26,21 +26,33 @@ func shipped(t *testing.T, release string) models.Calibration {
 }
 
 // TestShippedCalibrations: the calibrations made on this project's
-// machine found, from the data alone, the quadratic term J on 5.3.0 (the
-// release with the joined start-up query) and not on 5.5.1 (the fixed
-// one); they are complete, and predict finite, positive peaks and times
-// that grow with the shape.
+// machine found, from the data alone, the quadratic terms (J, and the row
+// content the joined rows carry, JB or JP) on 5.3.0 (the release with the
+// joined start-up query) and none of them on 5.5.1 and 6.1.1 (the fixed
+// query); they swept several row contents, are complete, and predict
+// finite, positive peaks and times that grow with the shape.
 func TestShippedCalibrations(t *testing.T) {
 	for _, c := range []struct {
 		release string
 		wantJ   bool
-	}{{"5.3.0", true}, {"5.5.1", false}} {
+	}{{"5.3.0", true}, {"5.5.1", false}, {"6.1.1", false}} {
 		cal := shipped(t, c.release)
 		if cal.Release != c.release || cal.Partial || cal.Environment.Python == "" || cal.Environment.SQLAlchemy == "" {
 			t.Errorf("%s: release %q, partial %v, environment %+v", c.release, cal.Release, cal.Partial, cal.Environment)
 		}
-		if got := cal.Fits.PeakRSS.HasTerm("J"); got != c.wantJ {
-			t.Errorf("%s: peak model terms %v: J selected = %v, want %v", c.release, cal.Fits.PeakRSS.Terms, got, c.wantJ)
+		f := cal.Fits.PeakRSS
+		if got := f.HasTerm("J"); got != c.wantJ {
+			t.Errorf("%s: peak model terms %v: J selected = %v, want %v", c.release, f.Terms, got, c.wantJ)
+		}
+		if got := f.HasTerm("JB") || f.HasTerm("JP"); got != c.wantJ {
+			t.Errorf("%s: peak model terms %v: joined content selected = %v, want %v", c.release, f.Terms, got, c.wantJ)
+		}
+		classes := map[string]bool{}
+		for _, s := range cal.Samples {
+			classes[s.Tags[models.TagContent]] = true
+		}
+		if len(classes) < 3 || cal.Content.IsZero() {
+			t.Errorf("%s: %d row-content classes swept (%v), main content %+v; want ≥ 3 and the main one probed", c.release, len(classes), classes, cal.Content)
 		}
 		if len(cal.Samples) < 12 {
 			t.Errorf("%s: only %d samples", c.release, len(cal.Samples))
@@ -54,7 +66,7 @@ func TestShippedCalibrations(t *testing.T) {
 			t.Fatal(err)
 		}
 		prev := 0.0
-		for _, s := range []models.Shape{{U: 1, S: 1}, models.OneUser(100), models.OneUser(500), Spread(IncidentRunning, IncidentRows, 1)} {
+		for _, s := range []models.Shape{{U: 1, S: 1}, models.OneUserWith(100, cal.Content), models.OneUserWith(500, cal.Content), SpreadWith(IncidentRunning, IncidentRows, 1, cal.Content)} {
 			for _, p := range []models.Prediction{pm.Predict(s), sm.Predict(s)} {
 				for _, v := range []float64{p.Point, p.Lower, p.Upper} {
 					if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
@@ -73,13 +85,13 @@ func TestShippedCalibrations(t *testing.T) {
 		}
 	}
 	// The incident's shape: 5.5.1 far below 3 GiB, 5.3.0 far above it.
-	inc := Spread(IncidentRunning, IncidentRows, 1)
-	m53, _ := shipped(t, "5.3.0").PeakModel()
-	m55, _ := shipped(t, "5.5.1").PeakModel()
-	if p := m55.Predict(inc); p.Upper > 1<<30 {
+	c53, c55 := shipped(t, "5.3.0"), shipped(t, "5.5.1")
+	m53, _ := c53.PeakModel()
+	m55, _ := c55.PeakModel()
+	if p := m55.Predict(SpreadWith(IncidentRunning, IncidentRows, 1, c55.Content)); p.Upper > 1<<30 {
 		t.Errorf("5.5.1 incident peak %+v, want far below 3 GiB", p)
 	}
-	if p := m53.Predict(inc); p.Lower < 3<<30 {
+	if p := m53.Predict(SpreadWith(IncidentRunning, IncidentRows, 1, c53.Content)); p.Lower < 3<<30 {
 		t.Errorf("5.3.0 incident peak %+v, want above 3 GiB", p)
 	}
 }
