@@ -84,9 +84,13 @@ func contentShape(p seed.Plan, c models.RowContent) models.Shape {
 	return sh
 }
 
+// MatrixMaxRunning caps the running servers of a matrix case (each is a
+// fleet registration, a proxy route and a spawner the hub polls at start).
+const MatrixMaxRunning = 3000
+
 // sizeCase finds the J (within [jmin, jmax]) at which family f's predicted
-// peak, rows carrying c, is closest to target, by bisection on a
-// geometric scale.
+// peak, rows carrying c, is closest to target without more than
+// MatrixMaxRunning running servers, by bisection on a geometric scale.
 func sizeCase(pm *models.Model, f string, c models.RowContent, target, jmin, jmax float64) (seed.Plan, error) {
 	lo, hi := jmin, jmax
 	for range 40 {
@@ -95,7 +99,8 @@ func sizeCase(pm *models.Model, f string, c models.RowContent, target, jmin, jma
 		if err != nil {
 			return nil, err
 		}
-		if pm.Predict(contentShape(p, c)).Point > target {
+		sh := contentShape(p, c)
+		if pm.Predict(sh).Point > target || sh.R > MatrixMaxRunning {
 			hi = mid
 		} else {
 			lo = mid
