@@ -208,6 +208,10 @@ func FitCalibrationWith(samples []Sample, opts CalibrationOptions) (Calibration,
 // seeded (e.g. "kube-512"); HoldOutGroups holds each class out in turn.
 const TagContent = "content"
 
+// TagFamily is the sample tag naming the sweep family of its shape
+// (FamilyOneUser, FamilyWide, …); HoldOutGroups holds each out in turn.
+const TagFamily = "family"
+
 // HoldOutGroups are the groups FitCalibration holds out to estimate the
 // model-form error: every sample of one row-content class (TagContent),
 // for each class but the most common one (the main sweep's: it carries the
@@ -236,6 +240,28 @@ func HoldOutGroups(samples []Sample) [][]int {
 			if c != main {
 				groups = append(groups, byClass[c])
 			}
+		}
+	}
+	// each shape family of the main class (the matrix of a validation
+	// meets families the sweep never seeded)
+	byFam := map[string][]int{}
+	var fams []string
+	for i, s := range samples {
+		f := s.Tags[TagFamily]
+		if f == "" || f == FamilyBaseline {
+			continue
+		}
+		if len(classes) > 1 && s.Tags[TagContent] != classes[0] && len(byClass[s.Tags[TagContent]]) < len(samples)/2 {
+			continue
+		}
+		if _, ok := byFam[f]; !ok {
+			fams = append(fams, f)
+		}
+		byFam[f] = append(byFam[f], i)
+	}
+	if len(fams) > 2 {
+		for _, f := range fams {
+			groups = append(groups, byFam[f])
 		}
 	}
 	if len(samples) >= 8 {
