@@ -187,6 +187,14 @@ func TestRunAgainstHub(t *testing.T) {
 			"group": "::attendee", "cohort": "a", "result": "ok"}); n != 4 {
 			t.Errorf("%d spawn samples of the journeys, want 4", n)
 		}
+		// Every hub request also counts in k6's HTTP metrics, named by its
+		// endpoint template (basic.js has thresholds on them).
+		if n, _ := points(res, "http_reqs", map[string]string{"scenario": "journeys", "group": "::attendee"}); n < 10 {
+			t.Errorf("%d http_reqs points from the journeys' hub traffic, want one per request", n)
+		}
+		if n, _ := points(res, "http_req_duration", map[string]string{"scenario": "journeys", "expected_response": "true"}); n < 10 {
+			t.Errorf("%d http_req_duration points of expected responses from the journeys", n)
+		}
 		if n, _ := points(res, "jupyterhub_execute_duration", map[string]string{"scenario": "steps"}); n != 2 {
 			t.Errorf("%d execute samples of the steps, want 2", n)
 		}

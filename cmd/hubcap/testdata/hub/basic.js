@@ -17,6 +17,10 @@ export const options = {
     checks: ['rate==1'],
     'jupyterhub_login_duration{group:::attendee}': ['p(95)<60000'],
     hubcap_test_journeys: ['count==4'],
+    // The hub traffic counts in k6's HTTP metrics.
+    'http_req_duration{scenario:journeys}': ['p(95)<60000'],
+    'http_reqs{scenario:journeys}': ['count>10'],
+    'http_req_failed{scenario:journeys}': ['rate<0.5'],
   },
 };
 
