@@ -143,8 +143,13 @@ func TestIntegrationRealHub(t *testing.T) {
 		t.Errorf("Run = %v, want nil", err)
 	}
 	after := buf.Samples()[n0:]
-	if n := len(values(after, MetricScrapeErrors, TagSource, SourceMetrics, "kind", "down")); n < 3 {
-		t.Errorf("%d scrape errors counted after the hub stopped, want ≥ 3", n)
+	// Each hub_up=0 is a counted failure: down (connection refused), or
+	// another kind (timeout, a proxy error) when the hub stopped during a
+	// scrape, as the first one or two often do on a loaded machine.
+	failed := len(values(after, MetricScrapeErrors, TagSource, SourceMetrics))
+	down := len(values(after, MetricScrapeErrors, TagSource, SourceMetrics, "kind", "down"))
+	if failed < 3 || down < 1 {
+		t.Errorf("%d scrape errors (%d down) counted after the hub stopped, want ≥ 3 with at least one down", failed, down)
 	}
 	t.Logf("hub RSS /proc %.1f MiB, /hub/metrics %.1f MiB; %d samples; log:\n%s",
 		procRSS/mib, scrapedRSS/mib, len(buf.Samples()), logs.String())
