@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/metrics"
+	"github.com/hubcap-dev/hubcap/results"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
 
@@ -89,4 +91,20 @@ func FuzzParseCSVArg(f *testing.F) {
 			t.Fatalf("%q accepted with an invalid time format %q", arg, o.TimeFormat)
 		}
 	})
+}
+
+// TestSummaryLeavesRunInfoOut: the instance's hubcap_run_info point is
+// metadata, not a metric a k6 user expects in the summary.
+func TestSummaryLeavesRunInfoOut(t *testing.T) {
+	reg := metrics.NewRegistry()
+	if err := reg.Register(samples.Metric{Name: results.MetricRunInfo, Kind: samples.Gauge}); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := metrics.NewEngine(reg, nil)
+	e.AddSample(samples.Sample{Metric: results.MetricRunInfo, Time: time.Now(), Value: 1})
+	e.AddSample(samples.Sample{Metric: metrics.Iterations, Time: time.Now(), Value: 1})
+	out := TextSummary(e.Snapshot(time.Second, nil), SummaryOptions{})
+	if strings.Contains(out, results.MetricRunInfo) || !strings.Contains(out, "iterations") {
+		t.Errorf("summary:\n%s", out)
+	}
 }

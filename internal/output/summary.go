@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hubcap-dev/hubcap/internal/metrics"
+	"github.com/hubcap-dev/hubcap/results"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
 
@@ -65,6 +66,8 @@ func section(name string, full bool) string {
 	switch {
 	case name == metrics.Checks:
 		return ""
+	case name == results.MetricRunInfo:
+		return "" // the instance's metadata point, not a measurement
 	case name == metrics.GroupDuration:
 		if full {
 			return "execution"
