@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hubcap-dev/hubcap/internal/metrics"
 )
 
 // Percentile returns the p-quantile (0 ≤ p ≤ 1) of ascending values by linear
@@ -12,22 +14,11 @@ import (
 //
 //	i = p·(n−1),  q = s[⌊i⌋] + (s[⌈i⌉] − s[⌊i⌋])·(i − ⌊i⌋)
 //
-// This is k6's TrendSink.P (lib/metrics/sink.go), so a p(95) printed here is
-// the p(95) that k6-style thresholds evaluate. Preconditions: sorted is in
-// ascending order; p is clamped to [0, 1]. It returns NaN for no values.
-func Percentile(sorted []float64, p float64) float64 {
-	n := len(sorted)
-	switch {
-	case n == 0:
-		return math.NaN()
-	case n == 1:
-		return sorted[0]
-	}
-	p = math.Max(0, math.Min(1, p))
-	i := p * float64(n-1)
-	lo, hi := int(math.Floor(i)), int(math.Ceil(i))
-	return sorted[lo] + (sorted[hi]-sorted[lo])*(i-float64(lo))
-}
+// It is metrics.Percentile, the function behind k6-style TrendSink.P, so a
+// p(95) printed here is the p(95) that thresholds evaluate. Preconditions:
+// sorted is in ascending order; p is clamped to [0, 1]. It returns NaN for
+// no values.
+func Percentile(sorted []float64, p float64) float64 { return metrics.Percentile(sorted, p) }
 
 // Windows is a partition of [Start, Start+N·Width) into N equal windows.
 type Windows struct {

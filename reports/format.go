@@ -5,27 +5,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 )
 
 // fmtBytes prints bytes with binary units and three significant digits
-// ("2.39 GiB"); "–" when not finite.
+// ("2.39 GiB", bytesize.Format) and the report's typography: "−" for a
+// negative value, "–" when not finite.
 func fmtBytes(b float64) string {
 	if !finite(b) {
 		return "–"
 	}
-	neg := b < 0
-	b = math.Abs(b)
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := 0
-	for b >= 1024 && i < len(units)-1 {
-		b /= 1024
-		i++
-	}
-	s := sig3(b) + " " + units[i]
-	if i == 0 {
-		s = strconv.FormatFloat(b, 'f', 0, 64) + " B"
-	}
-	if neg {
+	s := bytesize.Format(int64(math.Round(math.Abs(b))))
+	if b < 0 {
 		s = "−" + s
 	}
 	return s

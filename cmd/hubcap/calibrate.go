@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/calibrate"
 	"github.com/hubcap-dev/hubcap/internal/hub"
-	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/models"
 )
 
@@ -112,11 +112,11 @@ func (b byteFlag) String() string {
 	if b.n == nil || *b.n == 0 {
 		return ""
 	}
-	return proc.FormatBytes(*b.n)
+	return bytesize.Format(*b.n)
 }
 
 func (b byteFlag) Set(s string) error {
-	n, err := proc.ParseSize(s)
+	n, err := bytesize.Parse(s)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func printCalibration(w io.Writer, cal models.Calibration) {
 // unit otherwise.
 func bytesOrRate(v float64, term string) string {
 	if term == "1" {
-		return proc.FormatBytes(int64(v))
+		return bytesize.Format(int64(v))
 	}
 	return fmt.Sprintf("%.0fB", v)
 }

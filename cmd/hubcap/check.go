@@ -8,10 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/check"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
-	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -64,7 +64,7 @@ var checkExitCodes = []struct {
 	{check.ErrNoCalibration, ExitNoCalibration},
 	{check.ErrNoToken, ExitUsage},
 	{check.ErrBadOptions, ExitUsage},
-	{proc.ErrBadSize, ExitUsage},
+	{bytesize.ErrInvalid, ExitUsage},
 }
 
 func checkExitCode(err error) int {
@@ -159,7 +159,7 @@ func runCheck(ctx context.Context, stdio IO, args []string) error {
 		return withExitCode(ExitUsage, fmt.Errorf("--token is refused: a token on the command line leaks into shell history and ps; export %s or pass --token-file FILE", TokenEnv))
 	}
 	if f.MemoryLimit != "" {
-		n, err := proc.ParseSize(f.MemoryLimit)
+		n, err := bytesize.Parse(f.MemoryLimit)
 		if err != nil {
 			return withExitCode(ExitUsage, fmt.Errorf("--memory-limit: %w", err))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 )
@@ -63,7 +64,7 @@ var exitCodes = []struct {
 	{hub.ErrNoState, ExitNotRunning},
 	{hub.ErrStopped, ExitNotRunning},
 	{hub.ErrBadOptions, ExitUsage},
-	{proc.ErrBadSize, ExitUsage},
+	{bytesize.ErrInvalid, ExitUsage},
 }
 
 // exitError attaches an exit code to an error.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 )
@@ -92,7 +93,7 @@ func hubUp(ctx context.Context, stdio IO, args []string) error {
 	}
 	o.Spawner = hub.SpawnerKind(*spawner)
 	if o.MemoryLimit != "" {
-		n, err := proc.ParseSize(o.MemoryLimit)
+		n, err := bytesize.Parse(o.MemoryLimit)
 		if err != nil {
 			return withExitCode(ExitUsage, fmt.Errorf("--memory-limit: %w", err))
 		}
@@ -309,14 +310,14 @@ func hubRestart(ctx context.Context, stdio IO, args []string) error {
 func printReport(w io.Writer, what string, r hub.StartReport) {
 	fmt.Fprintf(w, "jupyterhub %s %s: %s\n", r.Release, what, r.Outcome)
 	fmt.Fprintf(w, "  seconds to healthy: %.2f\n", r.SecondsToHealthy)
-	fmt.Fprintf(w, "  peak RSS (VmHWM):   %s (%d bytes)\n", proc.FormatBytes(r.PeakRSS), r.PeakRSS)
+	fmt.Fprintf(w, "  peak RSS (VmHWM):   %s (%d bytes)\n", bytesize.Format(r.PeakRSS), r.PeakRSS)
 	if n := len(r.Samples); n > 0 {
 		s := proc.Summarize(r.Samples)
 		fmt.Fprintf(w, "  RSS samples:        %d over %.1fs, mean %s, last %s\n", n, s.Duration.Seconds(),
-			proc.FormatBytes(int64(s.MeanRSS)), proc.FormatBytes(s.Last.RSS))
+			bytesize.Format(int64(s.MeanRSS)), bytesize.Format(s.Last.RSS))
 	}
 	if r.Limit > 0 {
-		fmt.Fprintf(w, "  memory limit:       %s (cgroup peak %s)\n", proc.FormatBytes(r.Limit), proc.FormatBytes(r.CgroupPeak))
+		fmt.Fprintf(w, "  memory limit:       %s (cgroup peak %s)\n", bytesize.Format(r.Limit), bytesize.Format(r.CgroupPeak))
 	}
 	fmt.Fprintf(w, "  pid:                %d\n", r.PID)
 	if r.LogTail != "" {
@@ -380,7 +381,7 @@ func printStatus(w io.Writer, s hub.Status) {
 		fmt.Fprintf(w, "  token:  %s\n", filepath.Join(st.RunDir, hub.ServiceTokenFile))
 	}
 	if s.HubAlive {
-		fmt.Fprintf(w, "  hub:    pid %d, RSS %s, peak %s\n", st.Hub.PID, proc.FormatBytes(s.Mem.RSS), proc.FormatBytes(s.Mem.HWM))
+		fmt.Fprintf(w, "  hub:    pid %d, RSS %s, peak %s\n", st.Hub.PID, bytesize.Format(s.Mem.RSS), bytesize.Format(s.Mem.HWM))
 	}
 	if s.ProxyAlive {
 		fmt.Fprintf(w, "  proxy:  pid %d\n", st.Proxy.PID)
@@ -389,9 +390,9 @@ func printStatus(w io.Writer, s hub.Status) {
 		fmt.Fprintf(w, "  %s: pid %d, alive %v\n", c.Name, c.Proc.PID, proc.Alive(c.Proc))
 	}
 	if st.MemoryLimit > 0 {
-		fmt.Fprintf(w, "  limit:  %s", proc.FormatBytes(st.MemoryLimit))
+		fmt.Fprintf(w, "  limit:  %s", bytesize.Format(st.MemoryLimit))
 		if s.Cgroup != nil {
-			fmt.Fprintf(w, " (cgroup usage %s, peak %s, OOM kills %d)", proc.FormatBytes(s.Cgroup.Usage), proc.FormatBytes(s.Cgroup.Peak), s.Cgroup.OOMKills)
+			fmt.Fprintf(w, " (cgroup usage %s, peak %s, OOM kills %d)", bytesize.Format(s.Cgroup.Usage), bytesize.Format(s.Cgroup.Peak), s.Cgroup.OOMKills)
 		}
 		fmt.Fprintln(w)
 	}

@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/capreport"
 	"github.com/hubcap-dev/hubcap/internal/check"
-	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/script"
 	"github.com/hubcap-dev/hubcap/models"
 	"github.com/hubcap-dev/hubcap/results"
@@ -143,7 +143,7 @@ func (f *reportFlags) readInputs(paths []string, damaged *error) (capreport.Inpu
 		Headroom: f.headroom, Family: f.family, Release: f.release, Title: f.title}
 	var errs []error
 	if f.limit != "" {
-		n, err := proc.ParseSize(f.limit)
+		n, err := bytesize.Parse(f.limit)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--limit: %w", err))
 		}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/calibrate"
-	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/models"
 )
 
@@ -140,7 +140,7 @@ func runValidate(ctx context.Context, stdio IO, args []string) error {
 }
 
 func printValidation(w io.Writer, r calibrate.ValidateResult) {
-	fmt.Fprintf(w, "jupyterhub %s, %s, limit %s\n", r.Release, r.Family, proc.FormatBytes(r.Limit))
+	fmt.Fprintf(w, "jupyterhub %s, %s, limit %s\n", r.Release, r.Family, bytesize.Format(r.Limit))
 	fmt.Fprintf(w, "  predicted threshold: k = %d (point), %d (upper bound of the 95%% interval)\n", r.PredictedPoint, r.PredictedUpper)
 	fmt.Fprintf(w, "  measured threshold:  k = %d healthy, %d OOM-killed (%d restarts, %s)\n", r.Measured, r.Killed, len(r.Steps), r.Elapsed.Round(time.Second))
 	errUpper := 0.0
@@ -184,7 +184,7 @@ func predictOnlyCmd(stdio IO, cal models.Calibration, shape string, limit int64,
 			more = " (or more: the limit holds up to the search bound)"
 		}
 		fmt.Fprintf(w, "jupyterhub %s, %s, limit %s: predicted threshold k = %d (point), %d (upper bound)%s\n",
-			cal.Release, fam, proc.FormatBytes(limit), point, upper, more)
+			cal.Release, fam, bytesize.Format(limit), point, upper, more)
 		return nil
 	}
 	shapes, err := calibrate.ParseShapesWith(shape, cal.Content)
@@ -228,8 +228,8 @@ func predictOnlyCmd(stdio IO, cal models.Calibration, shape string, limit int64,
 			fits = yesNo(*p.FitsPt) + "/" + yesNo(*p.FitsUp)
 		}
 		fmt.Fprintf(w, "%-22s %5.0f %6.0f %6.0f %10.0f  %-30s %-22s %-14s %s\n", p.Label, p.Shape.U, p.Shape.S, p.Shape.R, p.Shape.J,
-			fmt.Sprintf("%s [%s, %s]", proc.FormatBytes(int64(p.Peak.Point)), proc.FormatBytes(int64(p.Peak.Lower)), proc.FormatBytes(int64(p.Peak.Upper))),
-			secs, fits, proc.FormatBytes(int64(p.Required)))
+			fmt.Sprintf("%s [%s, %s]", bytesize.Format(int64(p.Peak.Point)), bytesize.Format(int64(p.Peak.Lower)), bytesize.Format(int64(p.Peak.Upper))),
+			secs, fits, bytesize.Format(int64(p.Required)))
 	}
 	if limit > 0 {
 		fmt.Fprintln(w, "(fits: point/upper bound of the interval within the limit)")
@@ -241,7 +241,7 @@ func fmtLimit(l int64) string {
 	if l <= 0 {
 		return ""
 	}
-	return proc.FormatBytes(l)
+	return bytesize.Format(l)
 }
 
 func yesNo(b bool) string {
@@ -268,7 +268,7 @@ func runMatrix(ctx context.Context, stdio IO, hubSpec, calPath, runDir, limitsSp
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
-		n, err := proc.ParseSize(f)
+		n, err := bytesize.Parse(f)
 		if err != nil {
 			return withExitCode(ExitUsage, fmt.Errorf("--limits %q: %w", f, err))
 		}
@@ -316,7 +316,7 @@ func runMatrix(ctx context.Context, stdio IO, hubSpec, calPath, runDir, limitsSp
 		for _, v := range r.Verdicts {
 			if !v.Right {
 				return withExitCode(ExitThresholds, errSilentWrap(fmt.Errorf("%s/%s: predicted %s at %s but the hub %s", r.Content, r.Label, v.Predicted,
-					proc.FormatBytes(v.Limit), map[bool]string{true: "survived", false: "was OOM-killed"}[v.Survived])))
+					bytesize.Format(v.Limit), map[bool]string{true: "survived", false: "was OOM-killed"}[v.Survived])))
 			}
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/fleet"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
@@ -208,8 +209,8 @@ func benchAttendees(b *testing.B, n int, benchCellEvery, benchSteady time.Durati
 		cpu.Seconds(), cpu.Seconds()/steady.Seconds(), perSession, float64(endHeap-baseHeap)/float64(connected)/1024,
 		float64(stack-baseStack)/float64(connected)/1024)
 	b.Logf("execute round trip p50 %.1f ms, p95 %.1f ms, max %.1f ms; fleet CPU %.2fs (RSS %s), hub CPU %.2fs (RSS %s), proxy CPU %.2fs",
-		quantile(lat, 0.5), quantile(lat, 0.95), quantile(lat, 1), others[0].Seconds(), proc.FormatBytes(fleetMem.RSS),
-		others[1].Seconds(), proc.FormatBytes(hubMem.RSS), others[2].Seconds())
+		quantile(lat, 0.5), quantile(lat, 0.95), quantile(lat, 1), others[0].Seconds(), bytesize.Format(fleetMem.RSS),
+		others[1].Seconds(), bytesize.Format(hubMem.RSS), others[2].Seconds())
 	if perSession >= 100 {
 		b.Errorf("heap per session %.1f KiB, target < 100 KiB", perSession)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/localhub"
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
@@ -69,7 +70,7 @@ func TestIncident(t *testing.T) {
 	}
 	if rep := restart(t, old); rep.Outcome.Kind != hub.OutcomeOOMKilled {
 		t.Errorf("5.3.0 under %s (below its peak %s): outcome %s, want OOMKilled",
-			proc.FormatBytes(killing), proc.FormatBytes(peak53), rep.Outcome)
+			bytesize.Format(killing), bytesize.Format(peak53), rep.Outcome)
 	} else if rep.Limit != killing {
 		t.Errorf("OOMKilled report carries limit %d, want %d", rep.Limit, killing)
 	}
@@ -79,7 +80,7 @@ func TestIncident(t *testing.T) {
 	}
 	if rep := restart(t, old); rep.Outcome.Kind != hub.OutcomeHealthy {
 		t.Errorf("5.3.0 under %s (above its peak %s): outcome %s, want healthy",
-			proc.FormatBytes(roomy), proc.FormatBytes(peak53), rep.Outcome)
+			bytesize.Format(roomy), bytesize.Format(peak53), rep.Outcome)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -94,14 +95,14 @@ func TestIncident(t *testing.T) {
 	}
 	peak55 := rep.PeakRSS
 	t.Logf("start-up peak with one user holding %d running named servers: 5.3.0 %s, 5.5.1 %s",
-		incidentServers, proc.FormatBytes(peak53), proc.FormatBytes(peak55))
+		incidentServers, bytesize.Format(peak53), bytesize.Format(peak55))
 	if peak55 > peak53/2 {
-		t.Errorf("5.5.1 peak %s is not far below 5.3.0's %s", proc.FormatBytes(peak55), proc.FormatBytes(peak53))
+		t.Errorf("5.5.1 peak %s is not far below 5.3.0's %s", bytesize.Format(peak55), bytesize.Format(peak53))
 	}
 	if err := fixed.Hub.SetMemoryLimit(killing); err != nil {
 		t.Fatal(err)
 	}
 	if rep := restart(t, fixed); rep.Outcome.Kind != hub.OutcomeHealthy {
-		t.Errorf("5.5.1 under the limit that killed 5.3.0 (%s): %s, want healthy", proc.FormatBytes(killing), rep.Outcome)
+		t.Errorf("5.5.1 under the limit that killed 5.3.0 (%s): %s, want healthy", bytesize.Format(killing), rep.Outcome)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/check"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
@@ -144,7 +145,7 @@ func TestPostgresHub(t *testing.T) {
 			t.Errorf("%s: %d servers ready after the restart, want %d", name, r.running, wantR)
 		}
 		t.Logf("%s: restart %.2fs to healthy, peak %s; check: %s, predicted peak %s, exit %d",
-			name, r.restart.SecondsToHealthy, proc.FormatBytes(r.restart.PeakRSS), r.report.Verdict, proc.FormatBytes(int64(r.report.Peak.Point)), r.code)
+			name, r.restart.SecondsToHealthy, bytesize.Format(r.restart.PeakRSS), r.report.Verdict, bytesize.Format(int64(r.report.Peak.Point)), r.code)
 	}
 	if sq.report.Shape.J != pq.report.Shape.J || sq.report.Shape.S != pq.report.Shape.S || !reflect.DeepEqual(sq.report.Shape.State, pq.report.Shape.State) {
 		t.Errorf("shapes differ: SQLite %+v, PostgreSQL %+v", sq.report.Shape, pq.report.Shape)

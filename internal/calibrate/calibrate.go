@@ -30,7 +30,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 	"github.com/hubcap-dev/hubcap/models"
 )
@@ -133,7 +133,7 @@ func (o Options) Validate() []error {
 		errs = append(errs, fmt.Errorf("%w: state bytes %d over 4 MiB", ErrOptions, o.StateBytes))
 	}
 	if o.MaxMemory > 0 && o.MaxMemory < 256<<20 {
-		errs = append(errs, fmt.Errorf("%w: max memory %s leaves no room above an empty hub; give at least 256Mi", ErrOptions, proc.FormatBytes(o.MaxMemory)))
+		errs = append(errs, fmt.Errorf("%w: max memory %s leaves no room above an empty hub; give at least 256Mi", ErrOptions, bytesize.Format(o.MaxMemory)))
 	}
 	return errs
 }
@@ -222,7 +222,7 @@ func Run(ctx context.Context, o Options) (cal models.Calibration, err error) {
 		return cal, err
 	}
 	fmt.Fprintf(o.Progress, "calibrating jupyterhub %s (python %s, sqlalchemy %s) on %s, %d cores, %s; budget %s\n",
-		o.Release, env.Python, env.SQLAlchemy, env.CPUModel, env.Cores, proc.FormatBytes(int64(env.MemTotal)), o.Budget)
+		o.Release, env.Python, env.SQLAlchemy, env.CPUModel, env.Cores, bytesize.Format(int64(env.MemTotal)), o.Budget)
 	s, err := startSession(ctx, sessionOptions{
 		Release: o.Release, Root: o.Root, JupyterHub: o.JupyterHub, RunDir: r.o.RunDir, StateBytes: o.StateBytes, Log: o.Log,
 		StartTimeout: max(2*time.Minute, o.Budget),
@@ -480,7 +480,7 @@ func (r *run) passCost(steps []step) float64 {
 func (r *run) affordable(st step, seedIt bool) (bool, string) {
 	peak := r.cost.peak(st.Shape)
 	if peak > float64(r.o.MaxMemory) {
-		return false, fmt.Sprintf("(predicted peak %s over the %s cap)", proc.FormatBytes(int64(peak)), proc.FormatBytes(r.o.MaxMemory))
+		return false, fmt.Sprintf("(predicted peak %s over the %s cap)", bytesize.Format(int64(peak)), bytesize.Format(r.o.MaxMemory))
 	}
 	need := r.cost.cycle(st.Shape)
 	if seedIt {
@@ -601,8 +601,8 @@ func (r *run) measure(ctx context.Context, st step, rep int) error {
 		init = fmt.Sprintf("%5.2fs", m.InitSpawners)
 	}
 	fmt.Fprintf(r.o.Progress, "  %-24s #%d  U=%-5.0f S=%-6.0f R=%-5.0f J=%-9.0f JP=%-7.3g peak %9s  healthy %6.2fs  init %s  steady %9s  [%s/%s]\n",
-		st.Label, rep, st.Shape.U, st.Shape.S, st.Shape.R, st.Shape.J, st.Shape.JP, proc.FormatBytes(m.PeakRSS), m.Seconds, init,
-		proc.FormatBytes(m.SteadyRSS), r.elapsed().Round(time.Second), r.o.Budget)
+		st.Label, rep, st.Shape.U, st.Shape.S, st.Shape.R, st.Shape.J, st.Shape.JP, bytesize.Format(m.PeakRSS), m.Seconds, init,
+		bytesize.Format(m.SteadyRSS), r.elapsed().Round(time.Second), r.o.Budget)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 	"github.com/hubcap-dev/hubcap/models"
@@ -291,7 +292,7 @@ func matrixCase(ctx context.Context, s *session, pm *models.Model, c MatrixCase,
 	row.Shape = sh
 	row.Predicted = pm.Predict(sh)
 	if row.Predicted.Upper > o.MaxPeak {
-		row.Skipped = fmt.Sprintf("predicted up to %s, over the %s cap of this run", proc.FormatBytes(int64(row.Predicted.Upper)), proc.FormatBytes(int64(o.MaxPeak)))
+		row.Skipped = fmt.Sprintf("predicted up to %s, over the %s cap of this run", bytesize.Format(int64(row.Predicted.Upper)), bytesize.Format(int64(o.MaxPeak)))
 		fmt.Fprintf(o.Progress, "  %-9s %-14s skipped: %s\n", c.Content, c.Label, row.Skipped)
 		return row, nil
 	}
@@ -334,8 +335,8 @@ func matrixCase(ctx context.Context, s *session, pm *models.Model, c MatrixCase,
 		row.Verdicts = append(row.Verdicts, v)
 	}
 	fmt.Fprintf(o.Progress, "  %-9s %-14s J=%-8.0f JP=%-9.3g predicted %9s [%s, %s]  measured %9s  %+6.1f%%  %s\n",
-		c.Content, c.Label, sh.J, sh.JP, proc.FormatBytes(int64(row.Predicted.Point)), proc.FormatBytes(int64(row.Predicted.Lower)),
-		proc.FormatBytes(int64(row.Predicted.Upper)), proc.FormatBytes(m.PeakRSS), row.ErrorPct, verdictCells(row.Verdicts))
+		c.Content, c.Label, sh.J, sh.JP, bytesize.Format(int64(row.Predicted.Point)), bytesize.Format(int64(row.Predicted.Lower)),
+		bytesize.Format(int64(row.Predicted.Upper)), bytesize.Format(m.PeakRSS), row.ErrorPct, verdictCells(row.Verdicts))
 	return row, nil
 }
 
@@ -354,7 +355,7 @@ func verdictCells(vs []MatrixVerdict) string {
 		if !v.Right {
 			mark = "✗"
 		}
-		parts = append(parts, fmt.Sprintf("%s: %s, %s (%s) %s", proc.FormatBytes(v.Limit), v.Predicted, what, how, mark))
+		parts = append(parts, fmt.Sprintf("%s: %s, %s (%s) %s", bytesize.Format(v.Limit), v.Predicted, what, how, mark))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -401,8 +402,8 @@ func MatrixTable(w io.Writer, rows []MatrixRow) error {
 	for _, r := range rows {
 		if r.Skipped != "" {
 			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s [%s, %s] | not run | | | %s |\n",
-				r.Content, r.Label, r.Shape.U, r.Shape.S, r.Shape.R, r.Shape.J, proc.FormatBytes(int64(r.Shape.JP)),
-				proc.FormatBytes(int64(r.Predicted.Point)), proc.FormatBytes(int64(r.Predicted.Lower)), proc.FormatBytes(int64(r.Predicted.Upper)), r.Skipped)
+				r.Content, r.Label, r.Shape.U, r.Shape.S, r.Shape.R, r.Shape.J, bytesize.Format(int64(r.Shape.JP)),
+				bytesize.Format(int64(r.Predicted.Point)), bytesize.Format(int64(r.Predicted.Lower)), bytesize.Format(int64(r.Predicted.Upper)), r.Skipped)
 			continue
 		}
 		cov := "yes"
@@ -410,9 +411,9 @@ func MatrixTable(w io.Writer, rows []MatrixRow) error {
 			cov = "**no**"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s [%s, %s] | %s | %+.1f%% | %s | %s |\n",
-			r.Content, r.Label, r.Shape.U, r.Shape.S, r.Shape.R, r.Shape.J, proc.FormatBytes(int64(r.Shape.JP)),
-			proc.FormatBytes(int64(r.Predicted.Point)), proc.FormatBytes(int64(r.Predicted.Lower)), proc.FormatBytes(int64(r.Predicted.Upper)),
-			proc.FormatBytes(r.Measured), r.ErrorPct, cov, verdictCells(r.Verdicts))
+			r.Content, r.Label, r.Shape.U, r.Shape.S, r.Shape.R, r.Shape.J, bytesize.Format(int64(r.Shape.JP)),
+			bytesize.Format(int64(r.Predicted.Point)), bytesize.Format(int64(r.Predicted.Lower)), bytesize.Format(int64(r.Predicted.Upper)),
+			bytesize.Format(r.Measured), r.ErrorPct, cov, verdictCells(r.Verdicts))
 	}
 	s := Summarize(rows)
 	fmt.Fprintf(&b, "\n%d cases: %d within ±10%%, intervals cover %d, max |error| %.1f%%; verdicts right %d of %d (%d run under the limit, the rest read from the unlimited peak)\n",

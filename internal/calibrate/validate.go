@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 	"github.com/hubcap-dev/hubcap/models"
@@ -179,7 +180,7 @@ func Validate(ctx context.Context, o ValidateOptions) (res ValidateResult, err e
 	res = ValidateResult{Release: o.Release, Limit: o.Limit, Family: o.Family.String(), Measured: -1}
 	res.PredictedPoint, res.PredictedUpper, err = Predict(o.Calibration, o.Family, o.Limit)
 	if err != nil {
-		return res, fmt.Errorf("calibrate: predicted threshold of %s under %s: %w", o.Family, proc.FormatBytes(o.Limit), err)
+		return res, fmt.Errorf("calibrate: predicted threshold of %s under %s: %w", o.Family, bytesize.Format(o.Limit), err)
 	}
 	if _, err := proc.DetectMemoryController(); err != nil {
 		return res, err
@@ -193,7 +194,7 @@ func Validate(ctx context.Context, o ValidateOptions) (res ValidateResult, err e
 		o.RunDir = dir
 	}
 	fmt.Fprintf(o.Progress, "validating jupyterhub %s, %s, limit %s: predicted k = %d (point), %d (upper bound)\n",
-		o.Release, o.Family, proc.FormatBytes(o.Limit), res.PredictedPoint, res.PredictedUpper)
+		o.Release, o.Family, bytesize.Format(o.Limit), res.PredictedPoint, res.PredictedUpper)
 	s, err := startSession(ctx, sessionOptions{Release: o.Release, Root: o.Root, RunDir: o.RunDir, StateBytes: o.StateBytes, Log: o.Log, StartTimeout: 5 * time.Minute})
 	if err != nil {
 		return res, err
@@ -236,11 +237,11 @@ func Validate(ctx context.Context, o ValidateOptions) (res ValidateResult, err e
 			k = min(k+step, maxFamilyK)
 			step *= 2
 			if lo == maxFamilyK {
-				return res, fmt.Errorf("%w: %s survives with %d servers per user under %s", ErrNoCrossing, o.Family, maxFamilyK, proc.FormatBytes(o.Limit))
+				return res, fmt.Errorf("%w: %s survives with %d servers per user under %s", ErrNoCrossing, o.Family, maxFamilyK, bytesize.Format(o.Limit))
 			}
 		case lo < 0: // not healthy yet: go down
 			if k == 0 {
-				return res, fmt.Errorf("%w: even an empty hub is OOM-killed under %s; raise the limit", ErrNoCrossing, proc.FormatBytes(o.Limit))
+				return res, fmt.Errorf("%w: even an empty hub is OOM-killed under %s; raise the limit", ErrNoCrossing, bytesize.Format(o.Limit))
 			}
 			k = max(k-step, 0)
 			step *= 2
@@ -323,7 +324,7 @@ func (v *validation) try(ctx context.Context, k int) (Step, error) {
 		return st, fmt.Errorf("calibrate: k=%d: %s", k, m.Report.Summary())
 	}
 	fmt.Fprintf(v.o.Progress, "  k=%-5d U=%-4.0f S=%-6.0f R=%-6.0f J=%-9.0f %-10s peak %9s  %6.2fs\n",
-		k, st.Shape.U, st.Shape.S, st.Shape.R, st.Shape.J, st.Outcome, proc.FormatBytes(st.PeakRSS), st.Seconds)
+		k, st.Shape.U, st.Shape.S, st.Shape.R, st.Shape.J, st.Outcome, bytesize.Format(st.PeakRSS), st.Seconds)
 	return st, nil
 }
 

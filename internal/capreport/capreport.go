@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/check"
-	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/models"
 	"github.com/hubcap-dev/hubcap/reports"
 	"github.com/hubcap-dev/hubcap/results"
@@ -274,7 +274,7 @@ func assemble(in Inputs, res *reports.Results, declared map[string]reports.Metri
 		limit, limitSource = float64(in.Check.MemoryLimit), "from the check"
 	}
 	if limit == 0 && info.Params[ParamMemoryLimit] != "" {
-		if b, err := proc.ParseSize(info.Params[ParamMemoryLimit]); err == nil && b > 0 {
+		if b, err := bytesize.Parse(info.Params[ParamMemoryLimit]); err == nil && b > 0 {
 			limit, limitSource = float64(b), "the scenario's "+ParamMemoryLimit
 		} else {
 			note("the scenario's %s=%q is not a memory size; ignored", ParamMemoryLimit, info.Params[ParamMemoryLimit])

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
@@ -150,7 +151,7 @@ func TestRealHub53(t *testing.T) {
 	}
 	t.Logf("--db and --hub: U=%d S=%d R=%d J=%d, verdict %s, predicted peak %s (synthetic test calibration), measured %s",
 		viaDB.Shape.U, viaDB.Shape.S, viaDB.Shape.R, viaDB.Shape.J, viaDB.Verdict,
-		fmtBytes(viaDB.Peak.Point), proc.FormatBytes(rep.PeakRSS))
+		fmtBytes(viaDB.Peak.Point), bytesize.Format(rep.PeakRSS))
 
 	t.Run("predicted peak within 15% of the measured", func(t *testing.T) {
 		shipped := shippedCalibration("5.3.0")
@@ -166,9 +167,9 @@ func TestRealHub53(t *testing.T) {
 		rel := (r.Peak.Point - measured) / measured
 		t.Logf("5.3.0, J=%d: predicted %s (%s – %s) with %s, measured %s at the restart: %+.1f%%",
 			r.Shape.J, fmtBytes(r.Peak.Point), fmtBytes(r.Peak.Lower), fmtBytes(r.Peak.Upper), shipped,
-			proc.FormatBytes(rep.PeakRSS), rel*100)
+			bytesize.Format(rep.PeakRSS), rel*100)
 		if math.Abs(rel) > 0.15 {
-			t.Errorf("predicted %s is %+.1f%% off the measured %s", fmtBytes(r.Peak.Point), rel*100, proc.FormatBytes(rep.PeakRSS))
+			t.Errorf("predicted %s is %+.1f%% off the measured %s", fmtBytes(r.Peak.Point), rel*100, bytesize.Format(rep.PeakRSS))
 		}
 	})
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/models"
 )
 
@@ -127,7 +127,7 @@ func fmtBytes(b float64) string {
 	if math.IsNaN(b) || math.IsInf(b, 0) {
 		return "?"
 	}
-	return proc.FormatBytes(int64(math.Round(b)))
+	return bytesize.Format(int64(math.Round(b)))
 }
 
 // fmtPct renders a fraction as a percentage ("20%").

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 )
 
@@ -95,9 +96,9 @@ type StartReport struct {
 // Summary renders the report in one line for people.
 func (r StartReport) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "jupyterhub %s: %s after %.2fs, peak RSS %s", r.Release, r.Outcome, r.SecondsToHealthy, proc.FormatBytes(r.PeakRSS))
+	fmt.Fprintf(&b, "jupyterhub %s: %s after %.2fs, peak RSS %s", r.Release, r.Outcome, r.SecondsToHealthy, bytesize.Format(r.PeakRSS))
 	if r.Limit > 0 {
-		fmt.Fprintf(&b, ", cgroup peak %s of limit %s", proc.FormatBytes(r.CgroupPeak), proc.FormatBytes(r.Limit))
+		fmt.Fprintf(&b, ", cgroup peak %s of limit %s", bytesize.Format(r.CgroupPeak), bytesize.Format(r.Limit))
 	}
 	return b.String()
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 )
 
@@ -407,7 +408,7 @@ wait:
 			h.st.Release, c.p.PID, logPath, failure, timeout)
 	case ErrOOMKilled:
 		failure = fmt.Errorf("jupyterhub %s (pid %d, log %s): %w (limit %s; raise --memory-limit)",
-			h.st.Release, c.p.PID, logPath, failure, proc.FormatBytes(limit))
+			h.st.Release, c.p.PID, logPath, failure, bytesize.Format(limit))
 	case ErrHubExited:
 		failure = fmt.Errorf("jupyterhub %s (pid %d, log %s): %w", h.st.Release, c.p.PID, logPath, failure)
 	}

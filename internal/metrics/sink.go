@@ -154,26 +154,41 @@ func (t *TrendSink) Avg() float64 {
 	return t.sum / float64(len(t.values))
 }
 
-// P returns the q-quantile (0 ≤ q ≤ 1) of the values by linear
-// interpolation between closest ranks, k6's (and numpy's default "linear")
-// definition: with the n values sorted as x[0..n-1], h = q·(n−1) and
-// P = x[⌊h⌋] + (h−⌊h⌋)·(x[⌈h⌉]−x[⌊h⌋]). An empty sink gives 0.
+// P returns the q-quantile (0 ≤ q ≤ 1) of the values (Percentile). An
+// empty sink gives 0.
 func (t *TrendSink) P(q float64) float64 {
-	n := len(t.values)
-	switch n {
-	case 0:
+	if len(t.values) == 0 {
 		return 0
-	case 1:
-		return t.values[0]
 	}
 	if !t.sorted {
 		sort.Float64s(t.values)
 		t.sorted = true
 	}
+	return Percentile(t.values, q)
+}
+
+// Percentile returns the q-quantile (0 ≤ q ≤ 1) of ascending values by
+// linear interpolation between closest ranks, k6's TrendSink.P
+// (lib/metrics/sink.go) and numpy's default "linear" definition: with the
+// n values sorted as x[0..n-1], h = q·(n−1) and
+//
+//	P = x[⌊h⌋] + (h−⌊h⌋)·(x[⌈h⌉]−x[⌊h⌋]).
+//
+// Preconditions: sorted is in ascending order; q is clamped to [0, 1]. It
+// returns NaN for no values. Every percentile hubcap prints or evaluates
+// (thresholds, summaries, reports) is this one.
+func Percentile(sorted []float64, q float64) float64 {
+	n := len(sorted)
+	switch n {
+	case 0:
+		return math.NaN()
+	case 1:
+		return sorted[0]
+	}
 	q = math.Max(0, math.Min(1, q))
 	h := q * float64(n-1)
-	lo := t.values[int(math.Floor(h))]
-	hi := t.values[int(math.Ceil(h))]
+	lo := sorted[int(math.Floor(h))]
+	hi := sorted[int(math.Ceil(h))]
 	return lo + (hi-lo)*(h-math.Floor(h))
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
@@ -93,7 +94,7 @@ func TestReplaySeeded(t *testing.T) {
 	}
 	if res.EmptyPeakRSS <= 0 || res.PeakRSS <= res.EmptyPeakRSS+16<<20 {
 		t.Errorf("peak %s is not above the empty hub's %s by the 20k joined rows' share",
-			proc.FormatBytes(res.PeakRSS), proc.FormatBytes(res.EmptyPeakRSS))
+			bytesize.Format(res.PeakRSS), bytesize.Format(res.EmptyPeakRSS))
 	}
 	filesnap.AssertUntouched(t, filepath.Dir(db), before)
 
@@ -106,9 +107,9 @@ func TestReplaySeeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("replay under %s: %+v", proc.FormatBytes(limit), oom)
+	t.Logf("replay under %s: %+v", bytesize.Format(limit), oom)
 	if !oom.OOMKilled || oom.Healthy || oom.Limit != limit {
-		t.Errorf("under %s (measured peak %s): %+v, want OOMKilled", proc.FormatBytes(limit), proc.FormatBytes(res.PeakRSS), oom)
+		t.Errorf("under %s (measured peak %s): %+v, want OOMKilled", bytesize.Format(limit), bytesize.Format(res.PeakRSS), oom)
 	}
 	var b strings.Builder
 	if err := oom.WriteText(&b); err != nil || !strings.Contains(b.String(), "OOM-KILLED") || !strings.Contains(b.String(), "FAIL") {

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/fleet"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
@@ -106,7 +107,7 @@ func (o Options) Validate() []error {
 	if o.MemoryLimit < 0 {
 		errs = append(errs, fmt.Errorf("%w: memory limit %d is negative", ErrOptions, o.MemoryLimit))
 	} else if o.MemoryLimit > 0 && o.MemoryLimit < 64<<20 {
-		errs = append(errs, fmt.Errorf("%w: memory limit %s is below what an empty hub needs; give at least 64Mi (e.g. 2Gi)", ErrOptions, proc.FormatBytes(o.MemoryLimit)))
+		errs = append(errs, fmt.Errorf("%w: memory limit %s is below what an empty hub needs; give at least 64Mi (e.g. 2Gi)", ErrOptions, bytesize.Format(o.MemoryLimit)))
 	}
 	if o.StartTimeout < 0 || o.Settle < 0 {
 		errs = append(errs, fmt.Errorf("%w: negative start timeout or settle time", ErrOptions))
@@ -286,7 +287,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		}
 	}()
 	res.EmptyPeakRSS = l.Hub.StartReport().PeakRSS
-	fmt.Fprintf(o.Progress, "jupyterhub %s up on an empty database (peak %s)\n", in.Release, proc.FormatBytes(res.EmptyPeakRSS))
+	fmt.Fprintf(o.Progress, "jupyterhub %s up on an empty database (peak %s)\n", in.Release, bytesize.Format(res.EmptyPeakRSS))
 	if err := stopHub(ctx, l.Hub); err != nil {
 		return res, err
 	}
@@ -334,7 +335,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	lim := "no memory limit"
 	if o.MemoryLimit > 0 {
-		lim = "memory limit " + proc.FormatBytes(o.MemoryLimit)
+		lim = "memory limit " + bytesize.Format(o.MemoryLimit)
 	}
 	fmt.Fprintf(o.Progress, "restarting jupyterhub %s on the copy (%s)\n", in.Release, lim)
 	if err := measure(ctx, l, o, &res); err != nil {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 )
 
 // WriteText writes the replay for people: what ran on what, the measured
@@ -26,17 +26,17 @@ func (r Result) WriteText(w io.Writer) error {
 		p("  engine:        the PostgreSQL rows were copied into SQLite and the hub ran on that (a hub on PostgreSQL differs by its driver's share)\n")
 	}
 	p("  shape:         U=%d S=%d R=%d J=%d, joined state+user_options %s\n",
-		r.Shape.U, r.Shape.S, r.Shape.R, r.Shape.J, proc.FormatBytes(r.Shape.JoinedBytes))
+		r.Shape.U, r.Shape.S, r.Shape.R, r.Shape.J, bytesize.Format(r.Shape.JoinedBytes))
 	p("  servers:       %d running servers registered in hubcap's fleet\n", r.Registered)
 	limit := "none"
 	if r.Limit > 0 {
-		limit = proc.FormatBytes(r.Limit)
+		limit = bytesize.Format(r.Limit)
 	}
 	p("  memory limit:  %s\n", limit)
 	switch {
 	case r.OOMKilled:
 		p("  start-up:      OOM-KILLED by the %s limit after %.1f s (peak seen before the kill %s)\n",
-			limit, r.Seconds, proc.FormatBytes(r.PeakRSS))
+			limit, r.Seconds, bytesize.Format(r.PeakRSS))
 	default:
 		p("  start-up:      healthy in %.1f s", r.Seconds)
 		if r.InitSpawners != nil {
@@ -44,17 +44,17 @@ func (r Result) WriteText(w io.Writer) error {
 		}
 		p("\n")
 		p("  peak RSS:      %s (VmHWM once init_spawners was done; %s at /hub/health), steady %s\n",
-			proc.FormatBytes(r.PeakRSS), proc.FormatBytes(r.PeakAtHealthy), proc.FormatBytes(r.SteadyRSS))
+			bytesize.Format(r.PeakRSS), bytesize.Format(r.PeakAtHealthy), bytesize.Format(r.SteadyRSS))
 	}
-	p("  empty hub:     %s peak for the same release on an empty database\n", proc.FormatBytes(r.EmptyPeakRSS))
+	p("  empty hub:     %s peak for the same release on an empty database\n", bytesize.Format(r.EmptyPeakRSS))
 	switch {
 	case r.OOMKilled:
 		p("verdict: FAIL: this database does not start under %s on jupyterhub %s; raise the limit (replay without --memory-limit measures the peak it needs) or shrink the database\n", limit, r.Release)
 	case r.Limit > 0:
 		p("verdict: PASS: started under %s with %s (%.0f%%) to spare\n", limit,
-			proc.FormatBytes(r.Limit-r.PeakRSS), 100*float64(r.Limit-r.PeakRSS)/float64(r.Limit))
+			bytesize.Format(r.Limit-r.PeakRSS), 100*float64(r.Limit-r.PeakRSS)/float64(r.Limit))
 	default:
-		p("verdict: measured without a limit: a limit below %s would kill this start-up\n", proc.FormatBytes(r.PeakRSS))
+		p("verdict: measured without a limit: a limit below %s would kill this start-up\n", bytesize.Format(r.PeakRSS))
 	}
 	return ew.err
 }

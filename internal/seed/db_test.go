@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/localhub"
@@ -91,7 +92,7 @@ func TestApplyDBMatchesREST(t *testing.T) {
 		t.Errorf("per-user shape: REST %v, ApplyDB %v", restShape.PerUser, fastShape.PerUser)
 	}
 	ratio := float64(fastRep.PeakRSS) / float64(restRep.PeakRSS)
-	t.Logf("start-up peak: REST-seeded %s, DB-seeded %s (ratio %.3f)", proc.FormatBytes(restRep.PeakRSS), proc.FormatBytes(fastRep.PeakRSS), ratio)
+	t.Logf("start-up peak: REST-seeded %s, DB-seeded %s (ratio %.3f)", bytesize.Format(restRep.PeakRSS), bytesize.Format(fastRep.PeakRSS), ratio)
 	if ratio < 0.85 || ratio > 1.15 {
 		t.Errorf("DB-seeded start-up peak is %.0f%% of the REST-seeded one; want within 15%%", 100*ratio)
 	}

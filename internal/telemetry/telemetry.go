@@ -38,6 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
@@ -412,7 +413,7 @@ func ProgressLine(st Status) string {
 		}
 	}
 	if !math.IsNaN(st.RSSBytes) {
-		parts = append(parts, "RSS "+proc.FormatBytes(int64(st.RSSBytes)))
+		parts = append(parts, "RSS "+bytesize.Format(int64(st.RSSBytes)))
 	}
 	if !math.IsNaN(st.RunningServers) {
 		parts = append(parts, fmt.Sprintf("%d servers running", int64(st.RunningServers)))

@@ -1,4 +1,4 @@
-package proc
+package bytesize
 
 import (
 	"errors"
@@ -29,14 +29,14 @@ func TestParseSize(t *testing.T) {
 		{"4Ei", 4 << 60},
 	}
 	for _, c := range cases {
-		got, err := ParseSize(c.in)
+		got, err := Parse(c.in)
 		if err != nil || got != c.want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", c.in, got, err, c.want)
+			t.Errorf("Parse(%q) = %d, %v; want %d", c.in, got, err, c.want)
 		}
 	}
 	for _, bad := range []string{"", "-1Gi", "Gi", "1.2.3", "12Q", "512m", "1e999", "8Ei", "1 Gi x", ".", "+1"} {
-		if v, err := ParseSize(bad); !errors.Is(err, ErrBadSize) {
-			t.Errorf("ParseSize(%q) = %d, %v; want ErrBadSize", bad, v, err)
+		if v, err := Parse(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Parse(%q) = %d, %v; want ErrInvalid", bad, v, err)
 		}
 	}
 }
@@ -45,8 +45,8 @@ func TestFormatBytes(t *testing.T) {
 	cases := map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.50 KiB", 271 << 20: "271 MiB",
 		2566914048: "2.39 GiB", 10 << 30: "10.0 GiB", -2048: "-2.00 KiB"}
 	for n, want := range cases {
-		if got := FormatBytes(n); got != want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		if got := Format(n); got != want {
+			t.Errorf("Format(%d) = %q, want %q", n, got, want)
 		}
 	}
 }
@@ -56,17 +56,17 @@ func FuzzParseSize(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		v, err := ParseSize(s)
+		v, err := Parse(s)
 		if err != nil {
 			return
 		}
 		if v < 0 {
-			t.Fatalf("ParseSize(%q) = %d < 0", s, v)
+			t.Fatalf("Parse(%q) = %d < 0", s, v)
 		}
 		// A plain byte count of the result parses back to itself.
-		if w, err := ParseSize(strconv.FormatInt(v, 10)); err != nil || w != v {
+		if w, err := Parse(strconv.FormatInt(v, 10)); err != nil || w != v {
 			t.Fatalf("round trip of %d: %d, %v", v, w, err)
 		}
-		_ = FormatBytes(v)
+		_ = Format(v)
 	})
 }

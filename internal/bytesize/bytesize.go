@@ -1,4 +1,9 @@
-package proc
+// Package bytesize is the one home for memory sizes in bytes: Parse reads
+// them as Kubernetes quantities ("2Gi", "512Mi", "3G"), Format prints them
+// for people with binary units and three significant digits ("2.39 GiB").
+// The CLI, the check, the hub harness and the reports all print bytes
+// through Format, so a size reads the same everywhere.
+package bytesize
 
 import (
 	"errors"
@@ -7,8 +12,8 @@ import (
 	"strings"
 )
 
-// ErrBadSize reports a memory size that ParseSize does not accept.
-var ErrBadSize = errors.New("invalid memory size")
+// ErrInvalid reports a memory size that Parse does not accept.
+var ErrInvalid = errors.New("invalid memory size")
 
 var sizeSuffixes = map[string]int64{
 	"":   1,
@@ -27,18 +32,18 @@ var sizeSuffixes = map[string]int64{
 	"Ei": 1 << 60,
 }
 
-// ParseSize parses a memory size in bytes written as a Kubernetes quantity:
+// Parse parses a memory size in bytes written as a Kubernetes quantity:
 // a non-negative decimal number with an optional fraction or exponent and an
 // optional suffix, binary (Ki Mi Gi Ti Pi Ei, powers of 1024) or decimal
 // (k M G T P E, powers of 1000). Examples: "2Gi", "512Mi", "3G", "1.5Gi",
 // "1500000000", "1e9". A trailing "B" is tolerated ("2GiB"). Fractions of a
 // byte round up, as Kubernetes does. "m" (milli) is refused with a hint,
 // since "512m" almost always means 512Mi.
-func ParseSize(s string) (int64, error) {
+func Parse(s string) (int64, error) {
 	in := s
 	s = strings.TrimSpace(s)
 	bad := func(why string) (int64, error) {
-		return 0, fmt.Errorf("%w %q: %s (examples: 2Gi, 512Mi, 3G, 1500000000)", ErrBadSize, in, why)
+		return 0, fmt.Errorf("%w %q: %s (examples: 2Gi, 512Mi, 3G, 1500000000)", ErrInvalid, in, why)
 	}
 	if s == "" {
 		return bad("empty")
@@ -107,11 +112,11 @@ func ParseSize(s string) (int64, error) {
 	return q.Int64(), nil
 }
 
-// FormatBytes renders n bytes for people: "512 B", "1.5 KiB", "2.39 GiB"
+// Format renders n bytes for people: "512 B", "1.5 KiB", "2.39 GiB"
 // (three significant digits, binary units).
-func FormatBytes(n int64) string {
+func Format(n int64) string {
 	if n < 0 {
-		return "-" + FormatBytes(-n)
+		return "-" + Format(-n)
 	}
 	const units = "KMGTPE"
 	if n < 1024 {
