@@ -20,7 +20,7 @@ vet: ## gofmt check, go mod tidy check and go vet
 	$(GO) vet ./...
 
 test: ## set up what is missing, then every test (unit, fuzz seeds, real-hub integration) with -race; lists skipped tests at the end (expect none)
-	HUBCAP_SETUP_BROWSER=1 HUBCAP_SETUP_POSTGRES=1 bash scripts/setup.sh
+	HUBCAP_SETUP_BROWSER=1 HUBCAP_SETUP_POSTGRES=1 HUBCAP_SETUP_PROMETHEUS=1 bash scripts/setup.sh
 	$(MAKE) vet
 	$(GO) build -o bin/testfilter ./internal/testenv/testfilter
 	set -o pipefail; HUBCAP_REQUIRE_HUBS=1 HUBCAP_REQUIRE_BROWSER=1 $(GO) test -json -race -p 1 -timeout $(TEST_TIMEOUT) ./... 2>&1 | bin/testfilter

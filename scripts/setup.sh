@@ -79,4 +79,17 @@ if [ "${HUBCAP_SETUP_POSTGRES:-0}" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initd
     echo "hubcap setup: PostgreSQL is missing and cannot be installed here (needs root and apt-get); the PostgreSQL tests will fail" >&2
   fi
 fi
+# Prometheus for the remote-write output's test (tests only; Debian package,
+# started by the test on loopback with --web.enable-remote-write-receiver).
+if [ "${HUBCAP_SETUP_PROMETHEUS:-0}" = 1 ] && ! command -v prometheus >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "hubcap setup: installing Debian's prometheus for the remote-write test"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    # the package starts a system service; the test runs its own on loopback
+    (systemctl stop prometheus || service prometheus stop || pkill -x prometheus) >/dev/null 2>&1 || true
+  else
+    echo "hubcap setup: prometheus is missing and cannot be installed here (needs root and apt-get); the remote-write test will fail" >&2
+  fi
+fi
 echo "hubcap setup: done ($dest)"

@@ -188,8 +188,10 @@ type MatrixVerdict struct {
 // verdictAt is hubcap check's memory verdict at limit.
 func verdictAt(p models.Prediction, limit, headroom float64) string {
 	switch {
-	case p.Point > limit:
+	case p.Lower > limit:
 		return "FAIL"
+	case p.Point > limit:
+		return "WARN"
 	case p.Upper*(1+headroom) > limit:
 		return "WARN"
 	}

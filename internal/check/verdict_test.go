@@ -58,6 +58,9 @@ func TestDecide(t *testing.T) {
 			Warn, []string{"hubcap replay"}},
 		{"slightly beyond the calibration", Criteria{Peak: pred(1, 0.9, 1.1), Limit: 8 * gi, Headroom: 0.2, Match: MatchExact, Extrapolation: 1.4},
 			Pass, nil},
+		// The point is over, the interval reaches below: no claim either way.
+		{"point over, interval straddles", Criteria{Peak: pred(2.07, 1.93, 2.21), Limit: 2 * gi, Headroom: 0.2, Match: MatchExact},
+			Warn, []string{"likely OOM-killed"}},
 		// FAIL stays FAIL whatever else warns, and its reason comes first.
 		{"fail and warnings", Criteria{Peak: pred(4, 3.5, 4.5), Limit: 3 * gi, Headroom: 0.2, Match: MatchSameQuery, CalibrationRelease: "5.3.0", Release: "5.2.1", Assumed: true},
 			Fail, []string{"OOM-killed", "calibration mismatch", "pass --release"}},
