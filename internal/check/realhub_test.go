@@ -7,7 +7,6 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/localhub"
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
-	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
@@ -47,7 +45,7 @@ func TestRealHub53(t *testing.T) {
 	admin := localhubtest.Admin(t, l, "chk-")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	stopHubProcess(ctx, t, l.Hub)
+	hubtest.StopHubProcess(ctx, t, l.Hub)
 	_, install := hubtest.Require(t, "5.3.0")
 	res, err := seed.ApplyDB(ctx, realPlan, seed.DBOptions{
 		Python: install.Bin("python"), DB: filepath.Join(l.Hub.RunDir(), "jupyterhub.sqlite"),
@@ -197,26 +195,6 @@ func waitSettled(ctx context.Context, t *testing.T, c *hubapi.Client) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Fatal("servers still pending a minute after the restart")
-}
-
-// stopHubProcess ends the hub process only (proxy and fleet stay), so that
-// its database can be seeded; Restart starts it again.
-func stopHubProcess(ctx context.Context, t *testing.T, h *hub.Hub) {
-	t.Helper()
-	p, err := proc.Identify(h.PID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proc.Signal(p, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for proc.Alive(p) {
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 func action(r *Report, kind string) *Action {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/localhub"
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
-	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
@@ -67,7 +65,7 @@ func TestApplyDBMatchesREST(t *testing.T) {
 	// The fast path, on a fresh hub.
 	fast := localhubtest.Start(t, release, localhub.Options{})
 	fc := localhubtest.Admin(t, fast, "db-")
-	stopHubProcess(ctx, t, fast.Hub)
+	hubtest.StopHubProcess(ctx, t, fast.Hub)
 	_, in := hubtest.Require(t, release)
 	opts := seed.DBOptions{
 		Python: in.Bin("python"), DB: filepath.Join(fast.Hub.RunDir(), "jupyterhub.sqlite"),
@@ -99,7 +97,7 @@ func TestApplyDBMatchesREST(t *testing.T) {
 
 	// Cumulative: growing the plan adds only the difference, and a row the
 	// plan now wants stopped is stopped (and leaves the fleet).
-	stopHubProcess(ctx, t, fast.Hub)
+	hubtest.StopHubProcess(ctx, t, fast.Hub)
 	grown := seed.Plan{{Name: "db-heavy", Running: 260, Stopped: 5}, {Name: "db-a", Running: 2, Stopped: 3}}
 	res, err = seed.ApplyDB(ctx, grown, opts)
 	if err != nil {
@@ -156,26 +154,6 @@ func shapeOf(ctx context.Context, t *testing.T, c *hubapi.Client) hubapi.Shape {
 	}
 	t.Fatalf("servers still pending after restart: %+v", sh)
 	return sh
-}
-
-// stopHubProcess stops the hub process (not the proxy or the fleet), as
-// between two restarts, so its database can be written.
-func stopHubProcess(ctx context.Context, t *testing.T, h *hub.Hub) {
-	t.Helper()
-	p, err := proc.Identify(h.PID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proc.Signal(p, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for proc.Alive(p) {
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 type nilFleet struct{ seed.Fleet }
