@@ -249,6 +249,10 @@ func assemble(in Inputs, res *reports.Results, declared map[string]reports.Metri
 	if in.Check != nil {
 		chk = checkView(in.Check)
 		env["hubcap check"] = fmt.Sprintf("%s on %s %s", in.Check.Verdict, in.Check.Source.Kind, in.Check.Source.Location)
+		if in.Check.Replay != nil {
+			// the measured restart beside the prediction (hubcap check --replay)
+			env["hubcap replay"] = in.Check.Replay.String()
+		}
 		ths = append(ths, checkThreshold(in.Check))
 	}
 

@@ -109,6 +109,10 @@ func (r *Report) AttachReplay(rp *Replay) {
 	r.Replay = &c
 }
 
+// String is the one line the text report and the capacity report print:
+// what the replay measured, and the prediction's error against it.
+func (rp *Replay) String() string { return replayLine(rp) }
+
 // replayLine is the text report's line for the replay.
 func replayLine(rp *Replay) string {
 	lim := "no limit"
