@@ -10,7 +10,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 )
 
-// A short login ramp against 5.5.1 (30 → 120 arrivals/min over 35 s,
+// A short login ramp against 5.5.1 (30 → 120 arrivals/min over 45 s,
 // servers held 5 s): the login-wave analysis fits the hub's CPU per
 // arrival and its day memory from it, and the report carries the section.
 func TestScenarioLoginRampFits(t *testing.T) {
@@ -19,7 +19,7 @@ func TestScenarioLoginRampFits(t *testing.T) {
 	out := filepath.Join(dir, "ramp.ndjson")
 	r := startHubcap(t, root, "run", "--hub", "local:5.5.1", "--run-dir", filepath.Join(dir, "run"), "--progress", "off",
 		"--telemetry-interval", "1s", "--shape-interval", "5s", "--out", "json="+out,
-		"-e", "START_RATE=30", "-e", "PEAK_RATE=120", "-e", "RAMP=35s", "-e", "HOLD=5s", "-e", "ABORT=false",
+		"-e", "START_RATE=30", "-e", "PEAK_RATE=120", "-e", "RAMP=45s", "-e", "HOLD=5s", "-e", "ABORT=false",
 		"scenarios/login-ramp.js")
 	if code := r.wait(t, 3*time.Minute); code != 0 && code != 99 {
 		t.Fatalf("exit %d\n%s%s", code, tailString(r.stdout.String(), 3000), tailString(r.stderr.String(), 3000))

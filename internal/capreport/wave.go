@@ -20,7 +20,8 @@ const (
 	// DefaultLoginTarget is the p95 login latency (ms) counted as saturated.
 	DefaultLoginTarget = 2000
 	// WaveWindow is the width of the CPU model's windows: the telemetry's
-	// /proc period, so every window holds one CPU reading.
+	// default /proc period, so every window holds one CPU reading. A short
+	// run with denser readings gets narrower windows (see waveWindow).
 	WaveWindow = 5 * time.Second
 	// kneeWindow is the width of the latency windows (enough logins for a p95).
 	kneeWindow = 15 * time.Second
@@ -101,11 +102,13 @@ func BuildWave(res *reports.Results, info ScenarioInfo, in WaveInputs) (*reports
 		return nil, fmt.Errorf("%w: no attendee arrivals (attendee_arrivals) in the results", ErrNoWave)
 	}
 	w := &reports.LoginWave{CPUTarget: in.CPUTarget, LoginTarget: in.LoginTarget, LimitBytes: in.LimitBytes,
-		RestartPeakBytes: in.RestartPeakBytes, WindowSeconds: WaveWindow.Seconds()}
+		RestartPeakBytes: in.RestartPeakBytes}
 	note := func(format string, a ...any) { w.Notes = append(w.Notes, fmt.Sprintf(format, a...)) }
 
 	// CPU windows.
-	win := reports.NewWindows(cpu[0].Time, cpu[len(cpu)-1].Time, WaveWindow)
+	width := waveWindow(cpu, len(WaveOps)+1)
+	w.WindowSeconds = width.Seconds()
+	win := reports.NewWindows(cpu[0].Time, cpu[len(cpu)-1].Time, width)
 	inc := reports.IncreaseWindows(cpu, win)
 	cov := reports.Coverage(cpu, win)
 	arr := reports.SumWindows(arrPts, win)
@@ -122,7 +125,7 @@ func BuildWave(res *reports.Results, info ScenarioInfo, in WaveInputs) (*reports
 	totals := make([]float64, len(WaveOps))
 	for i := range win.N {
 		secs := cov[i].Seconds()
-		if secs < 0.9*WaveWindow.Seconds() {
+		if secs < 0.9*width.Seconds() {
 			continue
 		}
 		c := make([]float64, len(WaveOps))
@@ -157,7 +160,7 @@ func BuildWave(res *reports.Results, info ScenarioInfo, in WaveInputs) (*reports
 	// The mix: operations per arrival; the servers running at the wave's
 	// peak per arrival/s (Little's law for a steady wave: the server-seconds
 	// an arrival adds).
-	peakRate, peakAt := peakWindowRate(arr, 6, WaveWindow)
+	peakRate, peakAt := peakWindowRate(arr, max(1, int(30*time.Second/width)), width)
 	w.PeakRunRate = peakRate * 60
 	running := gaugeAt(mergeAll(res, reports.MetricHubRunning), win, peakAt, 6)
 	mix := make([]float64, len(WaveOps))
@@ -474,6 +477,30 @@ func mergeAll(res *reports.Results, metric string) []reports.Point {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
+}
+
+// waveWindow is the width of the CPU model's windows for readings cpu
+// and a model of p unknowns: WaveWindow, or, when that leaves fewer than
+// 3·p windows and the readings are denser, the narrowest width that
+// gives 3·p windows but not narrower than twice the readings' median
+// spacing (each window must hold a reading), in whole seconds.
+func waveWindow(cpu []reports.Point, p int) time.Duration {
+	if len(cpu) < 2 {
+		return WaveWindow
+	}
+	span := cpu[len(cpu)-1].Time.Sub(cpu[0].Time)
+	if span >= time.Duration(3*p)*WaveWindow {
+		return WaveWindow
+	}
+	gaps := make([]float64, 0, len(cpu)-1)
+	for i := 1; i < len(cpu); i++ {
+		gaps = append(gaps, cpu[i].Time.Sub(cpu[i-1].Time).Seconds())
+	}
+	sort.Float64s(gaps)
+	floor := time.Duration(2 * gaps[len(gaps)/2] * float64(time.Second))
+	w := (span / time.Duration(3*p)).Truncate(time.Second)
+	w = max(w, floor.Round(time.Second), time.Second)
+	return min(w, WaveWindow)
 }
 
 // countWindows counts the points per window.
