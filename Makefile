@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 TEST_TIMEOUT ?= 25m
 
-.PHONY: help setup build test test-unit vet fmt demo bench-peer clean-runs
+.PHONY: help setup build test test-unit vet fmt demo bench-peer storm clean-runs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ demo: ## a 700-attendee workshop on a local JupyterHub 5.3.0, then out/report.ht
 
 bench-peer: ## CPU per execute of hubtraf (HUBTRAF=path/to/hubtraf-simulate) and hubcap run on hubtraf's journey, 300 attendees, fleet-backed JupyterHub 5.5.1 (~8 min)
 	bash scripts/bench-peer.sh
+
+STORM ?= 700
+storm: ## the 429 storm at the issue's size: STORM=700 attendees at once, local JupyterHub 5.5.1, concurrent_spawn_limit 5 (long: see docs/reliability.md)
+	HUBCAP_REQUIRE_HUBS=1 HUBCAP_STORM_ATTENDEES=$(STORM) nice -n 19 $(GO) test -count=1 -p 1 -timeout 150m -run 'TestFault429Storm$$' -v ./internal/acceptance
 
 clean-runs: ## remove local hub run directories under out/
 	rm -rf out/runs

@@ -22,7 +22,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: 409, e.g. all users to create already exist.
 	ErrConflict = errors.New("conflict")
-	// ErrThrottled: 429 still answered after the allowed retries.
+	// ErrThrottled: 429 still answered when the request stopped waiting (its
+	// ThrottleBudget or deadline would pass, or 429s are not waited out).
 	ErrThrottled = errors.New("throttled by the hub")
 	// ErrServer: a 5xx answer still returned after the allowed retries.
 	ErrServer = errors.New("hub server error")

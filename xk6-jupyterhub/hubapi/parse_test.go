@@ -518,3 +518,39 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestThrottleGiveUp(t *testing.T) {
+	s := time.Second
+	cases := []struct {
+		name        string
+		p           RetryPolicy
+		throttled   int
+		waited      time.Duration
+		next        time.Duration
+		remaining   time.Duration
+		hasDeadline bool
+		giveUp      string // substring of the reason; "" to go on waiting
+	}{
+		// no count bound by default: the hundredth 429 is waited out like the first
+		{"many 429s, no deadline", RetryPolicy{}, 100, 200 * s, 2 * s, 0, false, ""},
+		{"many 429s, deadline far", RetryPolicy{}, 300, 600 * s, 3 * s, 60 * s, true, ""},
+		// the wait would end after the context's deadline
+		{"deadline too close", RetryPolicy{}, 3, 9 * s, 3 * s, 2 * s, true, "deadline"},
+		{"deadline exactly at the end", RetryPolicy{}, 0, 0, 3 * s, 3 * s, true, "deadline"},
+		// the default budget is 15 min of waiting per request
+		{"default budget reached", RetryPolicy{}, 400, 14*time.Minute + 59*s, 2 * s, 0, false, "ThrottleBudget"},
+		{"default budget not reached", RetryPolicy{}, 400, 14*time.Minute + 57*s, 2 * s, 0, false, ""},
+		{"own budget", RetryPolicy{ThrottleBudget: 10 * s}, 2, 8 * s, 3 * s, 0, false, "ThrottleBudget"},
+		// an explicit count bound still applies
+		{"count bound reached", RetryPolicy{MaxThrottled: 3}, 3, 6 * s, 2 * s, 0, false, "MaxThrottled"},
+		{"count bound not reached", RetryPolicy{MaxThrottled: 3}, 2, 4 * s, 2 * s, 0, false, ""},
+		// negative: 429s are returned, never waited out
+		{"never wait", RetryPolicy{MaxThrottled: -1}, 0, 0, s, 0, false, "not waited out"},
+	}
+	for _, c := range cases {
+		got := ThrottleGiveUp(c.p, c.throttled, c.waited, c.next, c.remaining, c.hasDeadline)
+		if (c.giveUp == "") != (got == "") || !strings.Contains(got, c.giveUp) {
+			t.Errorf("%s: ThrottleGiveUp = %q, want %q", c.name, got, c.giveUp)
+		}
+	}
+}

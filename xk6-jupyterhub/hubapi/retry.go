@@ -1,6 +1,7 @@
 package hubapi
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -15,9 +16,18 @@ type RetryPolicy struct {
 	// MaxRetries bounds retries after 5xx answers (not 501) and connection errors.
 	// Default 3; negative disables.
 	MaxRetries int
-	// MaxThrottled bounds how many 429 answers are waited out before giving up
-	// with ErrThrottled. Default 6; negative disables.
+	// MaxThrottled bounds how many 429 answers one request waits out before
+	// giving up with ErrThrottled. Default 0: no count bound — a request keeps
+	// honouring Retry-After while the hub answers 429, within ThrottleBudget and
+	// its context's deadline (an attendee behind concurrent_spawn_limit in a
+	// large workshop is throttled far more often than a handful of times).
+	// Negative: never wait, return the 429.
 	MaxThrottled int
+	// ThrottleBudget bounds the total time one request spends waiting out 429
+	// answers (default 15 min). A wait that would pass the budget, or the
+	// request context's deadline (an attendee's phase timeout), is not started:
+	// the 429 is returned as ErrThrottled at once, saying why.
+	ThrottleBudget time.Duration
 	// BaseBackoff is the first backoff (default 250 ms), doubled per attempt.
 	BaseBackoff time.Duration
 	// MaxBackoff caps the exponential backoff (default 5 s).
@@ -32,8 +42,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxRetries == 0 {
 		p.MaxRetries = 3
 	}
-	if p.MaxThrottled == 0 {
-		p.MaxThrottled = 6
+	if p.ThrottleBudget <= 0 {
+		p.ThrottleBudget = 15 * time.Minute
 	}
 	if p.BaseBackoff <= 0 {
 		p.BaseBackoff = 250 * time.Millisecond
@@ -47,10 +57,29 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxRetries < 0 {
 		p.MaxRetries = 0
 	}
-	if p.MaxThrottled < 0 {
-		p.MaxThrottled = 0
-	}
 	return p
+}
+
+// ThrottleGiveUp says whether a request answered 429 for the (throttled+1)-th
+// time stops waiting instead of waiting next more: reason is empty to go on
+// waiting. waited is the time already spent waiting out this request's 429s;
+// remaining is the time left before the request context's deadline
+// (hasDeadline false: none). Pure: the caller measures remaining.
+func ThrottleGiveUp(p RetryPolicy, throttled int, waited, next, remaining time.Duration, hasDeadline bool) (reason string) {
+	p = p.withDefaults()
+	switch {
+	case p.MaxThrottled < 0:
+		return "429 answers are not waited out (RetryPolicy.MaxThrottled < 0)"
+	case p.MaxThrottled > 0 && throttled >= p.MaxThrottled:
+		return fmt.Sprintf("gave up after %d waited-out 429 answers (RetryPolicy.MaxThrottled)", throttled)
+	case waited+next > p.ThrottleBudget:
+		return fmt.Sprintf("gave up after %d 429 answers waited out over %s: the next wait (%s) would pass the budget of %s (RetryPolicy.ThrottleBudget)",
+			throttled, waited.Round(time.Second), next.Round(100*time.Millisecond), p.ThrottleBudget)
+	case hasDeadline && next >= remaining:
+		return fmt.Sprintf("gave up after %d 429 answers waited out over %s: the next wait (%s) would pass the request's deadline (%s left; raise the phase timeout)",
+			throttled, waited.Round(time.Second), next.Round(100*time.Millisecond), remaining.Round(100*time.Millisecond))
+	}
+	return ""
 }
 
 // ParseRetryAfter reads a Retry-After header value: either delay-seconds

@@ -64,7 +64,9 @@ type TransportOptions struct {
 //
 // Retry rules. A 429 answer means the hub refused the request before acting on
 // it, so every request is retried after the Retry-After delay (plus jitter,
-// capped by RetryPolicy.MaxWait) up to RetryPolicy.MaxThrottled times. 5xx
+// capped by RetryPolicy.MaxWait) for as long as the hub answers 429, within
+// RetryPolicy.ThrottleBudget and the context's deadline (ThrottleGiveUp); every
+// 429 is counted in MetricThrottled, only a given-up one in MetricErrors. 5xx
 // answers other than 501 and connection errors are retried with backoff up to
 // RetryPolicy.MaxRetries times for idempotent methods (GET, HEAD, PUT, DELETE,
 // OPTIONS). POST and PATCH are retried after connection errors only when the
@@ -306,6 +308,7 @@ func (t *Transport) Do(ctx context.Context, req *Request) (*Response, error) {
 		expect = func(s int) bool { return s >= 200 && s < 300 }
 	}
 	retries, throttled := 0, 0
+	var waitedOut time.Duration // time spent waiting out 429 answers
 	for attempt := 1; ; attempt++ {
 		resp, err := t.once(ctx, req, u)
 		if err != nil {
@@ -323,10 +326,21 @@ func (t *Transport) Do(ctx context.Context, req *Request) (*Response, error) {
 		resp.Throttled = throttled
 		if resp.Status == http.StatusTooManyRequests && !expect(resp.Status) {
 			t.count(MetricThrottled, req, map[string]string{"endpoint": req.Endpoint})
-			if !req.NoThrottleRetry && throttled < t.retry.MaxThrottled {
-				throttled++
+			if !req.NoThrottleRetry {
 				ra, has := ParseRetryAfter(resp.Header.Get("Retry-After"), t.now())
-				wait := ThrottleWait(ra, has, throttled-1, t.retry, t.rnd.Float64())
+				wait := ThrottleWait(ra, has, throttled, t.retry, t.rnd.Float64())
+				var remaining time.Duration
+				dl, hasDeadline := ctx.Deadline()
+				if hasDeadline {
+					remaining = time.Until(dl) // context deadlines are wall-clock time
+				}
+				if why := ThrottleGiveUp(t.retry, throttled, waitedOut, wait, remaining, hasDeadline); why != "" {
+					closeStream(resp)
+					t.count(MetricErrors, req, map[string]string{"status": "429"})
+					return resp, fmt.Errorf("%w (%s)", t.apiError(req, u, resp), why)
+				}
+				throttled++
+				waitedOut += wait
 				closeStream(resp)
 				if serr := t.sleep(ctx, wait); serr == nil {
 					continue

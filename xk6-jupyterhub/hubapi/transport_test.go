@@ -487,3 +487,94 @@ func TestGuard(t *testing.T) {
 		t.Errorf("%d DELETEs reached the hub, want 1", deletes.Load())
 	}
 }
+
+// A large workshop behind concurrent_spawn_limit: one request is answered 429
+// many more times than a small retry count allows; it keeps honouring
+// Retry-After until the hub lets it through, counting every 429 as a throttle
+// and none as an error.
+func TestThrottleWaitsAsLongAsTheHubAsks(t *testing.T) {
+	const refusals = 40
+	var calls atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= refusals {
+			w.Header().Set("Retry-After", "2")
+			hubJSONError(w, 429, "Too many users trying to log in right now. Try again in 2 seconds.")
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})
+	c, clk, buf := newTestClient(t, h, nil)
+	c.version = &HubVersion{Raw: "5.5.1", Major: 5, Minor: 5, Patch: 1}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := c.StartServer(ctx, "hubcap-a", "s1", nil)
+	if err != nil || !res.Ready {
+		t.Fatalf("StartServer = %+v, %v", res, err)
+	}
+	if got := len(clk.Sleeps()); got != refusals {
+		t.Errorf("%d waits, want %d", got, refusals)
+	}
+	for _, d := range clk.Sleeps() {
+		if d < 2*time.Second || d > 2200*time.Millisecond {
+			t.Errorf("wait %v outside Retry-After 2 s plus 10 %% jitter", d)
+		}
+	}
+	if got := countMetric(buf, MetricThrottled); got != refusals {
+		t.Errorf("throttled samples = %d, want %d", got, refusals)
+	}
+	if got := countMetric(buf, MetricErrors); got != 0 {
+		t.Errorf("error samples = %d, want 0", got)
+	}
+}
+
+// A wait that would end after the request's deadline is not started: the 429
+// comes back at once as ErrThrottled saying why, counted as one error.
+func TestThrottleStopsAtDeadline(t *testing.T) {
+	var calls atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Retry-After", "30")
+		hubJSONError(w, 429, "Too many users")
+	})
+	c, clk, buf := newTestClient(t, h, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := c.ListUsers(ctx, ListOptions{})
+	if !errors.Is(err, ErrThrottled) || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("err = %v, want ErrThrottled naming the deadline", err)
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 429 {
+		t.Errorf("err %v does not carry the 429 answer", err)
+	}
+	if calls.Load() != 1 || len(clk.Sleeps()) != 0 {
+		t.Errorf("%d requests, waits %v; want 1 request and no wait", calls.Load(), clk.Sleeps())
+	}
+	if got := countMetric(buf, MetricThrottled); got != 1 {
+		t.Errorf("throttled samples = %d, want 1", got)
+	}
+	if got := countMetric(buf, MetricErrors); got != 1 {
+		t.Errorf("error samples = %d, want 1", got)
+	}
+}
+
+// Without a deadline, ThrottleBudget bounds the total time waited.
+func TestThrottleBudget(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		hubJSONError(w, 429, "Too many users")
+	})
+	c, clk, _ := newTestClient(t, h, func(c *Config) { c.Retry.ThrottleBudget = 100 * time.Second })
+	_, err := c.ListUsers(context.Background(), ListOptions{})
+	if !errors.Is(err, ErrThrottled) || !strings.Contains(err.Error(), "ThrottleBudget") {
+		t.Fatalf("err = %v, want ErrThrottled naming the budget", err)
+	}
+	var total time.Duration
+	for _, d := range clk.Sleeps() {
+		total += d
+	}
+	// 30–33 s per wait: three fit in 100 s, a fourth does not
+	if n := len(clk.Sleeps()); n != 3 || total > 100*time.Second {
+		t.Errorf("waits %v (total %v), want three within the 100 s budget", clk.Sleeps(), total)
+	}
+}

@@ -1,22 +1,29 @@
 // Fault: a 429 storm. N attendees arrive within a few seconds on a hub whose
 // concurrent_spawn_limit is small; each logs in, spawns its server the
-// browser way (honouring Retry-After), and leaves.
+// browser way (honouring every Retry-After for as long as its spawn timeout
+// allows), and leaves. Behind a limit of 5 the last attendees wait for nearly
+// everyone before them, so the spawn timeout and the scenario's duration grow
+// with N (SPAWN_S seconds per attendee, at least 5 and 10 minutes).
 import jupyterhub from 'k6/x/jupyterhub';
 import { check } from 'k6';
 import exec from 'k6/execution';
 
 const N = Number(__ENV.N || 100);
+const PER = Number(__ENV.SPAWN_S || 3);
+const spawnTimeout = Math.max(300, Math.ceil(PER * N));
 
 export const options = {
   scenarios: {
-    storm: { executor: 'shared-iterations', vus: Number(__ENV.VUS || N), iterations: N, maxDuration: '10m' },
+    storm: { executor: 'shared-iterations', vus: Number(__ENV.VUS || N), iterations: N,
+      maxDuration: `${spawnTimeout + 300}s` },
   },
 };
 
 export default function () {
   const id = exec.scenario.iterationInTest;
+  // the attendee tag lets the test count each attendee's throttles
   const a = jupyterhub.attendee({ username: `${jupyterhub.prefix()}storm-${id}`, password: 'x', server: 's', removeServer: true,
-    timeouts: { spawn: '5m' } });
+    timeouts: { spawn: `${spawnTimeout}s` }, tags: { attendee: String(id) } });
   try {
     a.login();
     a.spawn();
