@@ -2,6 +2,8 @@ package results
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,6 +124,73 @@ func FuzzFromLogs(f *testing.F) {
 		}
 		if n != kept {
 			t.Fatalf("kept %d, wrote %d lines", kept, n)
+		}
+	})
+}
+
+// pointViaJSON is Point's line as encoding/json writes it.
+func pointViaJSON(t testing.TB, metric string, at time.Time, value float64, tags map[string]string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	var l pointLine
+	l.Metric, l.Type = metric, TypePoint
+	l.Data.Time, l.Data.Value, l.Data.Tags = at, value, tags
+	if l.Data.Tags == nil {
+		l.Data.Tags = map[string]string{}
+	}
+	if err := enc.Encode(&l); err != nil {
+		return "error"
+	}
+	return buf.String()
+}
+
+func pointViaEncoder(metric string, at time.Time, value float64, tags map[string]string) string {
+	var buf bytes.Buffer
+	if err := NewEncoder(&buf).Point(metric, at, value, tags); err != nil {
+		return "error"
+	}
+	return buf.String()
+}
+
+// TestPointMatchesEncodingJSON: Point's direct encoding writes the lines
+// encoding/json writes (readers and golden files rely on the bytes).
+func TestPointMatchesEncodingJSON(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC)
+	cases := []struct {
+		name   string
+		metric string
+		at     time.Time
+		value  float64
+		tags   map[string]string
+	}{
+		{"typical", "jupyterhub_execute_duration", t0, 12.345678, map[string]string{"scenario": "peer", "group": "", "result": "ok", "phase": "execute"}},
+		{"no tags", "vus", t0, 3, nil},
+		{"zone and whole seconds", "x", time.Date(2026, 3, 1, 10, 0, 0, 0, time.FixedZone("", 3600)), 0, map[string]string{}},
+		{"tiny value", "x", t0, 1.5e-9, nil},
+		{"huge value", "x", t0, -2e21, nil},
+		{"negative zero", "x", t0, math.Copysign(0, -1), nil},
+		{"html characters", "x", t0, 1, map[string]string{"url": "/hub/api?a=<b>&c"}},
+		{"escapes", "x\"y", t0, 1, map[string]string{"k": "a\\b\n\u2028é\x7f"}},
+		{"year 10000", "x", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), 1, nil},
+		{"NaN", "x", t0, math.NaN(), nil},
+	}
+	for _, c := range cases {
+		if got, want := pointViaEncoder(c.metric, c.at, c.value, c.tags), pointViaJSON(t, c.metric, c.at, c.value, c.tags); got != want {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, want)
+		}
+	}
+}
+
+func FuzzPointMatchesEncodingJSON(f *testing.F) {
+	f.Add("m", int64(1772359200123456789), 1.5, "k", "v", "k2", "v2")
+	f.Add("a\"b", int64(0), 1e-7, "<", "&", "\x00", "é")
+	f.Fuzz(func(t *testing.T, metric string, ns int64, value float64, k1, v1, k2, v2 string) {
+		at := time.Unix(0, ns).UTC()
+		tags := map[string]string{k1: v1, k2: v2}
+		if got, want := pointViaEncoder(metric, at, value, tags), pointViaJSON(t, metric, at, value, tags); got != want {
+			t.Errorf("got %q, want %q", got, want)
 		}
 	})
 }

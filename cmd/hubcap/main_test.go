@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,6 +21,9 @@ import (
 const asMainEnv = "HUBCAP_TEST_AS_MAIN"
 
 func TestMain(m *testing.M) {
+	if n, err := strconv.Atoi(os.Getenv(standinEnv)); err == nil {
+		os.Exit(serveStandin(n))
+	}
 	if os.Getenv(asMainEnv) == "1" {
 		main()
 		return

@@ -23,7 +23,11 @@ func (k6Module) NewModuleInstance(vi VU) Instance {
 	return &k6Instance{v: v}
 }
 
-type k6Instance struct{ v *vu }
+type k6Instance struct {
+	v *vu
+	// timer is the VU's sleep timer, reused by every sleep().
+	timer *time.Timer
+}
 
 func (k *k6Instance) Exports() Exports {
 	return Exports{Named: map[string]any{
@@ -133,17 +137,27 @@ func (k *k6Instance) group(name string, fn sobek.Value) sobek.Value {
 	return ret
 }
 
-// sleep pauses the VU; it returns early when the iteration is stopped.
-func (k *k6Instance) sleep(secs float64) {
+// sleep(secs) pauses the VU; it returns early when the iteration is
+// stopped. A native function: no reflection per call.
+func (k *k6Instance) sleep(call sobek.FunctionCall) sobek.Value {
+	k.sleepFor(call.Argument(0).ToFloat())
+	return sobek.Undefined()
+}
+
+func (k *k6Instance) sleepFor(secs float64) {
 	if math.IsNaN(secs) || secs <= 0 {
 		return
 	}
 	d := time.Duration(secs * float64(time.Second))
-	t := time.NewTimer(d)
-	defer t.Stop()
+	if k.timer == nil {
+		k.timer = time.NewTimer(d)
+	} else {
+		k.timer.Reset(d) // Go ≥ 1.23: no stale value after Stop or expiry
+	}
 	select {
-	case <-t.C:
+	case <-k.timer.C:
 	case <-k.v.Context().Done():
+		k.timer.Stop()
 	}
 }
 

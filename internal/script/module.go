@@ -299,6 +299,10 @@ type goModuleInstance struct {
 	rt  *sobek.Runtime
 	exp Exports
 	def sobek.Value
+	// named caches the converted named exports: sobek asks for a binding
+	// at every use of an imported name (each sleep() call), and converting
+	// a Go function again wraps it again.
+	named map[string]sobek.Value
 }
 
 func (i *goModuleInstance) HasTLA() bool { return false }
@@ -312,11 +316,19 @@ func (i *goModuleInstance) GetBindingValue(name string) sobek.Value {
 		return i.defaultExport()
 	}
 	if i.exp.Named != nil {
+		if v, ok := i.named[name]; ok {
+			return v
+		}
 		v, ok := i.exp.Named[name]
 		if !ok {
 			return sobek.Undefined()
 		}
-		return i.rt.ToValue(v)
+		if i.named == nil {
+			i.named = make(map[string]sobek.Value, len(i.exp.Named))
+		}
+		jv := i.rt.ToValue(v)
+		i.named[name] = jv
+		return jv
 	}
 	return i.defaultExport().ToObject(i.rt).Get(name)
 }

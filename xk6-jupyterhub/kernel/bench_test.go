@@ -115,7 +115,8 @@ func heapAndStacks() int64 {
 // BenchmarkClientReceive is the client's work for one execution's frames as
 // jupyter_server sends them on the legacy protocol (status busy,
 // execute_input, execute_result, execute_reply, status idle): decode,
-// parent lookup and content reading, as readLoop and Execute do them.
+// parent lookup and content reading, as readLoop and Execute do them
+// ("route": the routing readLoop does for the frames it reads directly).
 func BenchmarkClientReceive(b *testing.B) {
 	parent := NewMessage("shell", "execute_request", "s", "alice", executeContent("5 * 4"))
 	ph := appendHeader(nil, parent.Header)
@@ -138,6 +139,19 @@ func BenchmarkClientReceive(b *testing.B) {
 		}
 		frames = append(frames, fr)
 	}
+	b.Run("route", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, fr := range frames {
+				r, ok := routeLegacy(fr)
+				if !ok || string(r.parentID) != parent.Header.MsgID {
+					b.Fatal("not routed")
+				}
+				var out execOutput
+				readOutput(r.msgType, r.content, &out)
+			}
+		}
+	})
 	for _, c := range []struct {
 		name   string
 		decode func([]byte) (Message, error)

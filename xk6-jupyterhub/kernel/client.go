@@ -422,6 +422,15 @@ func (c *Conn) readLoop() {
 		}
 		at := time.Now()
 		data := buf.Bytes()
+		if typ == websocket.TextMessage {
+			// the usual frames: routed without decoding the message
+			if r, ok := routeLegacy(data); ok {
+				c.msgsRecv.Add(1)
+				c.deliver(r.channel, r.msgType, r.parentID, r.content, nil, len(data), at)
+				putFrameBuffer(buf)
+				continue
+			}
+		}
 		m, derr := c.decode(typ, data)
 		if derr != nil {
 			c.badFrames.Add(1)
@@ -464,13 +473,19 @@ func parentID(m Message) string {
 }
 
 func (c *Conn) dispatch(m Message, size int, at time.Time) {
-	pid := parentID(m)
+	c.deliver(m.Channel, m.Header.MsgType, []byte(parentID(m)), m.Content, &m, size, at)
+}
+
+// deliver hands a received message to the pending call whose request is
+// its parent. m is the decoded message, or nil when only its route was
+// read: the call's handler then gets channel, msg_type and content.
+func (c *Conn) deliver(channel, msgType string, pid []byte, content []byte, m *Message, size int, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if pid == "" {
+	if len(pid) == 0 {
 		// jupyter_server broadcasts kernel restarts as parentless status.
-		if m.Channel == "iopub" && m.Header.MsgType == "status" {
-			if st := executionState(m.Content); st == "restarting" || st == "dead" {
+		if channel == "iopub" && msgType == "status" {
+			if st := executionState(content); st == "restarting" || st == "dead" {
 				for _, cl := range c.pending {
 					c.failLocked(cl, fmt.Errorf("%w: the server reported execution_state %q (did the kernel run out of memory?)", ErrKernelRestarted, st))
 				}
@@ -479,12 +494,21 @@ func (c *Conn) dispatch(m Message, size int, at time.Time) {
 		c.unmatched.Add(1)
 		return
 	}
-	cl := c.pending[pid]
+	cl := c.pending[string(pid)]
 	if cl == nil {
 		c.unmatched.Add(1)
 		return
 	}
-	if !cl.finished && cl.handle(m, size, at) {
+	if cl.finished {
+		return
+	}
+	var msg Message
+	if m != nil {
+		msg = *m
+	} else {
+		msg = Message{Channel: channel, Header: Header{MsgType: msgType}, Content: content}
+	}
+	if cl.handle(msg, size, at) {
 		c.completeLocked(cl, nil)
 	}
 }

@@ -127,13 +127,13 @@ func readOutputFast(content []byte, out *execOutput) bool {
 		ok := true
 		switch string(k) {
 		case "execution_state":
-			out.ExecutionState, ok = stringValue(v)
+			out.ExecutionState, ok = internValue(v)
 		case "name":
-			out.Name, ok = stringValue(v)
+			out.Name, ok = internValue(v)
 		case "text":
 			out.Text, ok = stringValue(v)
 		case "status":
-			out.Status, ok = stringValue(v)
+			out.Status, ok = internValue(v)
 		case "execution_count":
 			if string(v) != "null" {
 				var n int

@@ -157,3 +157,45 @@ func FuzzReadOutput(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRouteLegacy: the client's routing of legacy frames never panics and,
+// on every frame DecodeJSON accepts and routeLegacy reads, gives
+// DecodeJSON's channel, msg_type, parent msg_id and content.
+func FuzzRouteLegacy(f *testing.F) {
+	f.Add([]byte(serverLegacyFrame))
+	f.Add([]byte(`{"header":{"msg_id":"a","msg_type":"status"},"msg_id":"a","msg_type":"status","parent_header":{"msg_id":"p"},"metadata":{},"content":{"execution_state":"idle"},"buffers":[],"channel":"iopub"}`))
+	f.Add([]byte(`{"channel":"io\u0070ub","header":{"MSG_ID":"x","msg_type":"s\n"},"content":{},"parent_header":null}`))
+	f.Add([]byte(`{"channel":"shell","header":{"msg_type":null},"content":{},"parent_header":{"msg_id":"a","Msg_Id":"b"}}`))
+	f.Add([]byte(`{"channel":null,"header":{"msg_type":"x"},"content":{"a":1},"parent_header":{"msg_id":null},"metadata":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, ok := routeLegacy(b)
+		slow, serr := DecodeJSON(b)
+		if serr != nil || !ok {
+			return
+		}
+		if r.channel != slow.Channel || r.msgType != slow.Header.MsgType || string(r.parentID) != slow.ParentMsgID() || string(r.content) != string(slow.Content) {
+			t.Fatalf("routeLegacy = {%q %q %q %s}\nDecodeJSON  = {%q %q %q %s}", r.channel, r.msgType, r.parentID, r.content,
+				slow.Channel, slow.Header.MsgType, slow.ParentMsgID(), slow.Content)
+		}
+	})
+}
+
+// TestRouteLegacyReadsServerFrames: the frames jupyter_server sends for an
+// execution are routed directly (no fallback to encoding/json).
+func TestRouteLegacyReadsServerFrames(t *testing.T) {
+	r, ok := routeLegacy([]byte(serverLegacyFrame))
+	if !ok {
+		t.Fatal("a jupyter_server frame fell back to encoding/json")
+	}
+	m, err := DecodeJSON([]byte(serverLegacyFrame))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.channel != m.Channel || r.msgType != m.Header.MsgType || string(r.parentID) != m.ParentMsgID() || r.parentID == nil {
+		t.Errorf("route {%q %q %q}, message {%q %q %q}", r.channel, r.msgType, r.parentID, m.Channel, m.Header.MsgType, m.ParentMsgID())
+	}
+	frame := []byte(serverLegacyFrame)
+	if n := testing.AllocsPerRun(100, func() { routeLegacy(frame) }); n > 0 {
+		t.Errorf("routeLegacy allocates %v times per frame, want 0", n)
+	}
+}

@@ -30,18 +30,16 @@ func skipSpace(b []byte, i int) int {
 // skipString returns the index just past the string starting at b[i] (a
 // '"'), whether it contains a backslash, or -1 when it does not end.
 func skipString(b []byte, i int) (end int, escaped bool) {
-	i++
-	for i < len(b) {
-		j := bytes.IndexAny(b[i:], `"\`)
-		if j < 0 {
-			return -1, escaped
-		}
-		i += j
-		if b[i] == '"' {
+	// A byte loop: the strings of kernel messages are short, and
+	// bytes.IndexAny's set-up per call costs more than it saves.
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '"':
 			return i + 1, escaped
+		case '\\':
+			escaped = true
+			i++ // the escaped byte (\uXXXX's digits are plain)
 		}
-		escaped = true
-		i += 2 // the backslash and the escaped byte (\uXXXX's digits are plain)
 	}
 	return -1, escaped
 }
@@ -292,4 +290,127 @@ func decodeReceived(b []byte) (Message, error) {
 	}
 	m.RawHeader = header
 	return m, nil
+}
+
+// route is what the client needs of a received message to deliver it: its
+// channel, type, parent msg_id and content (the slices alias the frame).
+type route struct {
+	channel, msgType string
+	parentID         []byte
+	content          []byte
+}
+
+// interned holds the channel, message type and content values every
+// execution repeats, so that reading them allocates nothing.
+var interned = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range []string{
+		"shell", "iopub", "control", "stdin",
+		"status", "execute_input", "execute_result", "execute_reply", "execute_request", "stream",
+		"display_data", "update_display_data", "clear_output", "error",
+		"kernel_info_request", "kernel_info_reply", "shutdown_reply", "interrupt_reply", "input_request",
+		"comm_open", "comm_msg", "comm_close", "comm_info_reply",
+		"complete_reply", "inspect_reply", "history_reply", "is_complete_reply",
+		"busy", "idle", "starting", "restarting", "dead",
+		"stdout", "stderr", "ok", "aborted",
+	} {
+		m[s] = s
+	}
+	return m
+}()
+
+// internValue is stringValue returning the interned copy of common values.
+func internValue(raw []byte) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		if s, ok := interned[string(raw[1:len(raw)-1])]; ok {
+			return s, true
+		}
+	}
+	return stringValue(raw)
+}
+
+// isNull reports whether raw is the literal null.
+func isNull(raw []byte) bool { return string(raw) == "null" }
+
+// routeLegacy reads the route of a legacy text frame in one pass, without
+// allocating for the usual messages. ok is false when the frame needs
+// decodeReceived: escaped or non-string names and ids, keys encoding/json
+// would fold onto a field, parts of the wrong kind. On every frame DecodeJSON
+// accepts and routeLegacy reads, the route is DecodeJSON's: channel,
+// header.msg_type, ParentMsgID and content (FuzzRouteLegacy).
+func routeLegacy(b []byte) (r route, ok bool) {
+	var header, parent, metadata []byte
+	ok = eachField(b, func(k, v []byte) bool {
+		var ok bool
+		switch string(k) {
+		case "channel":
+			if isNull(v) {
+				r.channel, ok = "", true
+			} else {
+				r.channel, ok = internValue(v)
+			}
+			return ok
+		case "header":
+			header = v
+		case "parent_header":
+			parent = v
+		case "metadata":
+			metadata = v
+		case "content":
+			r.content = v
+		default:
+			return !foldsTo(k, "channel", "header", "parent_header", "metadata", "content")
+		}
+		return true
+	})
+	if !ok || !isObjectShape(header) || !isObjectShape(r.content) {
+		return route{}, false
+	}
+	for _, p := range [][]byte{parent, metadata} {
+		if len(p) != 0 && !isNull(p) && !isObjectShape(p) {
+			return route{}, false
+		}
+	}
+	ok = eachField(header, func(k, v []byte) bool {
+		switch string(k) {
+		case "msg_type":
+			if isNull(v) {
+				r.msgType = ""
+				return true
+			}
+			var ok bool
+			r.msgType, ok = internValue(v)
+			return ok
+		case "msg_id", "username", "session", "date", "version":
+			return v[0] == '"' || isNull(v)
+		default:
+			return !foldsTo(k, "msg_id", "msg_type", "username", "session", "date", "version")
+		}
+	})
+	if !ok {
+		return route{}, false
+	}
+	if len(parent) > 2 && !isNull(parent) {
+		ok = eachField(parent, func(k, v []byte) bool {
+			if string(k) == "msg_id" {
+				if isNull(v) {
+					r.parentID = nil
+					return true
+				}
+				if len(v) < 2 || v[0] != '"' {
+					return false
+				}
+				if end, esc := skipString(v, 0); esc || end != len(v) || !ascii(v) {
+					return false
+				}
+				r.parentID = v[1 : len(v)-1]
+				return true
+			}
+			return !foldsTo(k, "msg_id")
+		})
+		if !ok {
+			return route{}, false
+		}
+	}
+	return r, true
 }
