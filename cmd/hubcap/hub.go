@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/hub"
+	"github.com/hubcap-dev/hubcap/internal/pglocal"
 	"github.com/hubcap-dev/hubcap/internal/proc"
 )
 
@@ -71,13 +73,74 @@ type hubUpOptions struct {
 	hub.Options
 	MemoryLimit string
 	ExtraFile   string
+	DB          string
 	Fresh       bool
 	JSON        bool
 }
 
+const hubUpDBUsage = `the hub's database: sqlite (in the run directory, the default); postgresql (a throwaway PostgreSQL cluster started for this hub on 127.0.0.1 — initdb in a temporary directory, a random password; hub down stops it and deletes it; needs Debian's postgresql); or postgresql://user@host:port/db, an existing database, with its password in $PGPASSWORD (never in the URL on the command line)`
+
+// hubDB is what --db asks for: an external URL (password from $PGPASSWORD
+// merged in), a throwaway cluster, or SQLite (both empty).
+func hubDB(v string, getenv func(string) string) (url string, throwaway bool, err error) {
+	switch strings.ToLower(v) {
+	case "", "sqlite":
+		return "", false, nil
+	case "postgresql", "postgres":
+		return "", true, nil
+	}
+	u, perr := neturl.Parse(v)
+	if perr != nil || (u.Scheme != "postgresql" && u.Scheme != "postgres") {
+		return "", false, fmt.Errorf("--db %q: want sqlite, postgresql, or postgresql://user@host:port/db (password in $PGPASSWORD)", redactArg(v))
+	}
+	if _, has := u.User.Password(); has {
+		return "", false, errors.New("--db: the URL holds a password, and the command line is visible to every user of this machine (ps): " +
+			"pass postgresql://user@host:port/db and the password in $PGPASSWORD")
+	}
+	if pw := getenv("PGPASSWORD"); pw != "" {
+		name := "postgres"
+		if u.User != nil {
+			name = u.User.Username()
+		}
+		u.User = neturl.UserPassword(name, pw)
+	}
+	return u.String(), false, nil
+}
+
+// redactArg hides what looks like a password in a URL-ish argument.
+func redactArg(v string) string {
+	if u, err := neturl.Parse(v); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	if i := strings.LastIndex(v, "@"); i > 0 {
+		return "…" + v[i:]
+	}
+	return v
+}
+
+// startHubPostgres starts a throwaway PostgreSQL cluster for a hub and
+// makes its database; the caller records it as the hub's companion.
+func startHubPostgres(ctx context.Context) (*pglocal.Cluster, string, error) {
+	c, err := pglocal.Start(pglocal.Options{})
+	if err != nil {
+		if errors.Is(err, pglocal.ErrMissing) {
+			return nil, "", withExitCode(ExitUsage, fmt.Errorf("--db postgresql: %w", err))
+		}
+		return nil, "", fmt.Errorf("--db postgresql: %w", err)
+	}
+	if err := c.Exec(ctx, "postgres", "CREATE DATABASE jupyterhub"); err != nil {
+		c.Stop()
+		return nil, "", fmt.Errorf("--db postgresql: create the hub's database: %w", err)
+	}
+	return c, c.URL("jupyterhub"), nil
+}
+
 func hubUp(ctx context.Context, stdio IO, args []string) error {
 	var o hubUpOptions
-	fs := newFlags("hub up", stdio, "hub up [--release 5.5.1] [--run-dir DIR] [--memory-limit 2Gi] [--spawner fleet|local] [flags]")
+	fs := newFlags("hub up", stdio, "hub up [--release 5.5.1] [--run-dir DIR] [--memory-limit 2Gi] [--spawner fleet|local] [--db sqlite|postgresql|URL] [flags]")
 	fs.StringVar(&o.Release, "release", "5.5.1", "JupyterHub release (installed by make setup)")
 	fs.StringVar(&o.RunDir, "run-dir", "", "run directory: config, database, logs, token (default .hubcap/run/jupyterhub-<release>)")
 	fs.StringVar(&o.MemoryLimit, "memory-limit", "", "memory limit of the hub process (cgroup), e.g. 2Gi, 512Mi, 3G; empty: none")
@@ -86,12 +149,18 @@ func hubUp(ctx context.Context, stdio IO, args []string) error {
 	fs.IntVar(&o.ConcurrentSpawnLimit, "concurrent-spawn-limit", 0, "c.JupyterHub.concurrent_spawn_limit; 0: JupyterHub's default (100)")
 	fs.StringVar(&o.ExtraFile, "extra-config", "", "python file appended to the generated jupyterhub_config.py")
 	fs.DurationVar(&o.StartTimeout, "timeout", hub.DefaultStartTimeout, "how long to wait for /hub/health")
+	fs.StringVar(&o.DB, "db", "sqlite", hubUpDBUsage)
 	fs.BoolVar(&o.Fresh, "fresh", false, "delete the run directory's database first (new users, no servers)")
 	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	o.Spawner = hub.SpawnerKind(*spawner)
+	dbURL, throwawayPG, err := hubDB(o.DB, os.Getenv)
+	if err != nil {
+		return withExitCode(ExitUsage, err)
+	}
+	o.DBURL = dbURL
 	if o.MemoryLimit != "" {
 		n, err := bytesize.Parse(o.MemoryLimit)
 		if err != nil {
@@ -129,6 +198,13 @@ func hubUp(ctx context.Context, stdio IO, args []string) error {
 			}
 		}
 	}
+	var pg *pglocal.Cluster
+	if throwawayPG {
+		if pg, o.DBURL, err = startHubPostgres(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdio.Stderr, "hubcap: PostgreSQL on 127.0.0.1:%d (throwaway cluster in %s; hub down stops and deletes it)\n", pg.Port, pg.Dir)
+	}
 	var fl *fleetSetup
 	if o.Spawner == hub.SpawnerFleet {
 		if startFleetForHub == nil {
@@ -138,6 +214,9 @@ func hubUp(ctx context.Context, stdio IO, args []string) error {
 			return err
 		}
 		if fl, err = startFleetForHub(ctx, stdio, o.RunDir); err != nil {
+			if pg != nil {
+				pg.Stop()
+			}
 			return err
 		}
 		o.SpawnerConfig, o.SpawnerFiles, o.Env = fl.SpawnerConfig, fl.Files, fl.Env
@@ -147,7 +226,19 @@ func hubUp(ctx context.Context, stdio IO, args []string) error {
 		if fl != nil && fl.Stop != nil {
 			fl.Stop()
 		}
+		if pg != nil {
+			pg.Stop()
+		}
 		return err
+	}
+	if pg != nil {
+		pid, err := pg.PID()
+		if err == nil {
+			err = h.AddCompanionDir("postgresql", pid, pg.Dir)
+		}
+		if err != nil {
+			fmt.Fprintf(stdio.Stderr, "hubcap: warning: cannot record the PostgreSQL server for hub down (stop it yourself, then remove %s): %v\n", pg.Dir, err)
+		}
 	}
 	if fl != nil {
 		if err := h.AddCompanion("fleet", fl.PID); err != nil {
@@ -156,11 +247,15 @@ func hubUp(ctx context.Context, stdio IO, args []string) error {
 	}
 	h.Detach()
 	rep := h.StartReport()
+	db := redactArg(h.DBURL()) // never the password
+	if pg != nil {
+		db += " (throwaway: hub down stops it and deletes " + pg.Dir + ")"
+	}
 	if o.JSON {
 		return writeJSON(stdio.Stdout, map[string]any{
 			"url": h.URL(), "api_url": h.HubAPIURL(), "token_file": h.TokenFile(), "run_dir": h.RunDir(),
 			"log": h.LogFile(), "release": h.Release(), "pid": h.PID(), "proxy_pid": h.ProxyPID(),
-			"start": rep,
+			"db": db, "start": rep,
 		})
 	}
 	w := stdio.Stdout
@@ -168,6 +263,7 @@ func hubUp(ctx context.Context, stdio IO, args []string) error {
 	fmt.Fprintf(w, "  start:      %s\n", rep.Summary())
 	fmt.Fprintf(w, "  API:        %s  (token: Authorization: token $(cat %s))\n", h.HubAPIURL(), h.TokenFile())
 	fmt.Fprintf(w, "  token file: %s\n", h.TokenFile())
+	fmt.Fprintf(w, "  database:   %s\n", db)
 	fmt.Fprintf(w, "  log:        %s\n", h.LogFile())
 	fmt.Fprintf(w, "  stop:       hubcap hub down --run-dir %s\n", h.RunDir())
 	return nil

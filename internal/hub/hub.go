@@ -70,7 +70,11 @@ func (h *Hub) Detach() {
 
 // AddCompanion records a process (by pid) to be stopped with the hub, such
 // as a fleet server started for it; it is written to the state file.
-func (h *Hub) AddCompanion(name string, pid int) error {
+func (h *Hub) AddCompanion(name string, pid int) error { return h.AddCompanionDir(name, pid, "") }
+
+// AddCompanionDir is AddCompanion for a process whose directory dir Stop
+// deletes once it has stopped it (a throwaway database cluster's).
+func (h *Hub) AddCompanionDir(name string, pid int, dir string) error {
 	p, err := proc.Identify(pid)
 	if err != nil {
 		return err
@@ -80,7 +84,7 @@ func (h *Hub) AddCompanion(name string, pid int) error {
 	if h.stopped {
 		return ErrStopped
 	}
-	h.st.Companions = append(h.st.Companions, Companion{Name: name, Proc: p})
+	h.st.Companions = append(h.st.Companions, Companion{Name: name, Proc: p, RemoveDir: dir})
 	return h.saveStateLocked()
 }
 

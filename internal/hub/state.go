@@ -40,6 +40,9 @@ type Ports struct {
 type Companion struct {
 	Name string    `json:"name"`
 	Proc proc.Proc `json:"proc"`
+	// RemoveDir is a directory removed once the process is stopped (that of
+	// a throwaway PostgreSQL cluster started for the hub).
+	RemoveDir string `json:"remove_dir,omitempty"`
 }
 
 // State is what a run directory's hubcap-state.json records, so that a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 
 	"github.com/hubcap-dev/hubcap/internal/proc"
@@ -70,6 +71,16 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	if err := proc.KillTree(ctx, rest, grace); err != nil {
 		errs = append(errs, fmt.Errorf("stop servers: %w", err))
+	}
+	for _, c := range companions {
+		if c.RemoveDir == "" {
+			continue
+		}
+		if proc.Alive(c.Proc) {
+			errs = append(errs, fmt.Errorf("%s (pid %d) still runs: %s kept", c.Name, c.Proc.PID, c.RemoveDir))
+		} else if err := os.RemoveAll(c.RemoveDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s's directory: %w", c.Name, err))
+		}
 	}
 	if proxyc != nil {
 		if err := proc.KillTree(ctx, []proc.Proc{proxyc.p}, grace); err != nil {
