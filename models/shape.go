@@ -4,10 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
-// Shape is the part of a hub database that drives start-up cost, as the four
-// features the memory and time models are fitted on:
+// Shape is the feature vector the memory and time models are fitted on and
+// predict from: the part of a hub database that drives start-up cost. A
+// real database's shape has its one home in package shape (integer counts,
+// per-user rows, what hubcap check and replay print); FromShape turns it
+// into these features at the edge. Shape stays here, as floats, for the
+// regressions and for the hypothetical shapes of this package (Even, Plus,
+// RowContent.Users). Its features are four counts:
 //
 //	U = number of users
 //	S = Σ_u S_u, all spawner rows (running or stopped, including each user's default "" row)
@@ -41,7 +48,16 @@ type Shape struct {
 	LP float64 `json:"linear_pybytes,omitempty"`
 }
 
-// UserShape is one user's rows: S spawner rows in total (including the
+// FromShape is the feature vector of a database's shape: its totals as
+// floats (U, S, R, J, JB, JP, LP; LinearRows is no feature).
+func FromShape(s shape.Shape) Shape {
+	return Shape{U: float64(s.U), S: float64(s.S), R: float64(s.R), J: float64(s.J),
+		JB: float64(s.JB), JP: float64(s.JP), LP: float64(s.LP)}
+}
+
+// UserShape is one user's rows in a hypothetical shape (ShapeOf, Plus:
+// content may be fractional, an average per row; a database's users are
+// shape.User): S spawner rows in total (including the
 // default "" row if it exists) of which R have a server row, and what
 // they carry: Bytes and Py over all S rows, RunBytes and RunPy over the R
 // running ones (JSON text bytes and parsed Python bytes of state and

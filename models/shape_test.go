@@ -3,6 +3,8 @@ package models
 import (
 	"errors"
 	"testing"
+
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 func TestShapeOf(t *testing.T) {
@@ -160,5 +162,16 @@ func TestShapeValidate(t *testing.T) {
 				t.Errorf("%s: %v does not wrap ErrInvalidShape", c.intent, e)
 			}
 		}
+	}
+}
+
+// TestFromShape: a database's shape gives the features the models fit on,
+// the totals unchanged.
+func TestFromShape(t *testing.T) {
+	sh := shape.New([]shape.User{{Name: "a", S: 4, R: 2, Bytes: 10, RunBytes: 6, Py: 30, RunPy: 18}, {Name: "b", S: 1}})
+	got := FromShape(sh)
+	want := Shape{U: 2, S: 5, R: 2, J: 8, JB: 2*10 + 4*6, JP: 2*30 + 4*18, LP: 18 + 30}
+	if got != want {
+		t.Errorf("FromShape = %+v, want %+v", got, want)
 	}
 }

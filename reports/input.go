@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 // Input is everything a report shows. Every part is optional; a missing part
@@ -100,16 +102,6 @@ type CapacityModel struct {
 	Formula string
 }
 
-// UserShape is one user's row count in the hub database.
-type UserShape struct {
-	Name     string
-	Spawners int64 // S_u, every spawner row
-	Running  int64 // R_u, spawners with a server row
-}
-
-// Joined is R_u × S_u, the rows this user costs the 5.0–5.3 start-up query.
-func (u UserShape) Joined() int64 { return u.Running * u.Spawners }
-
 // ShapeBucket is one bar of the spawners-per-user histogram.
 type ShapeBucket struct {
 	Spawners int64 // S_u value (or bucket lower bound)
@@ -118,12 +110,9 @@ type ShapeBucket struct {
 
 // Check is the database shape of the hub under test (`hubcap check`).
 type Check struct {
-	Users      int64 // U
-	Spawners   int64 // S = Σ S_u
-	Running    int64 // R = Σ R_u
-	JoinedRows int64 // J = Σ R_u·S_u
-	// TopUsers are the users with most joined rows, largest first.
-	TopUsers []UserShape
+	// Shape holds the totals U, S, R, J and, in Users, the users with most
+	// joined rows, largest first (the top users: not necessarily all).
+	Shape shape.Shape
 	// Histogram counts users by number of spawner rows, ascending.
 	Histogram []ShapeBucket
 	// Source says where the shape was read from (e.g. "sqlite:///…/jupyterhub.sqlite").

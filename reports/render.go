@@ -587,13 +587,13 @@ func buildDBView(c *Check, res *Results) (*dbView, error) {
 	if c != nil {
 		v.Source = c.Source
 		v.Shape = []kv{
-			{"U — users", fmtCount(float64(c.Users))},
-			{"S — spawner rows (running or stopped)", fmtCount(float64(c.Spawners))},
-			{"R — spawners with a server row", fmtCount(float64(c.Running))},
-			{"J — rows the 5.0–5.3 start-up query joins (Σ R_u·S_u)", fmtCount(float64(c.JoinedRows))},
+			{"U — users", fmtCount(float64(c.Shape.U))},
+			{"S — spawner rows (running or stopped)", fmtCount(float64(c.Shape.S))},
+			{"R — spawners with a server row", fmtCount(float64(c.Shape.R))},
+			{"J — rows the 5.0–5.3 start-up query joins (Σ R_u·S_u)", fmtCount(float64(c.Shape.J))},
 		}
-		for _, u := range c.TopUsers {
-			v.TopUsers = append(v.TopUsers, row{Cells: []string{u.Name, fmtCount(float64(u.Spawners)), fmtCount(float64(u.Running)), fmtCount(float64(u.Joined()))}})
+		for _, u := range c.Shape.Users {
+			v.TopUsers = append(v.TopUsers, row{Cells: []string{u.Name, fmtCount(float64(u.S)), fmtCount(float64(u.R)), fmtCount(float64(u.R * u.S))}})
 		}
 		for _, h := range c.Histogram {
 			v.Histogram = append(v.Histogram, row{Cells: []string{strconv.FormatInt(h.Spawners, 10), fmtCount(float64(h.Users))}})

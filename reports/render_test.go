@@ -15,6 +15,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/testenv"
 
 	"github.com/hubcap-dev/hubcap/internal/testkit"
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 // placeholderJS stands in for echarts.min.js where the test does not run the
@@ -75,12 +76,11 @@ func fixtureInput(t testing.TB) Input {
 		Model: m,
 		Wave:  fixtureWave(),
 		Check: &Check{
-			Users: 30, Spawners: 46, Running: 28, JoinedRows: 52,
-			TopUsers: []UserShape{
-				{Name: "instructor", Spawners: 9, Running: 2},
-				{Name: "attendee-07", Spawners: 3, Running: 1},
-				{Name: "attendee-12", Spawners: 2, Running: 1},
-			},
+			Shape: shape.Shape{U: 30, S: 46, R: 28, J: 52, Users: []shape.User{
+				{Name: "instructor", S: 9, R: 2},
+				{Name: "attendee-07", S: 3, R: 1},
+				{Name: "attendee-12", S: 2, R: 1},
+			}},
 			Histogram: []ShapeBucket{{1, 24}, {2, 4}, {3, 1}, {9, 1}},
 			Source:    "sqlite:///srv/jupyterhub/jupyterhub.sqlite",
 		},

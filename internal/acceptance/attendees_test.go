@@ -16,6 +16,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
 	"github.com/hubcap-dev/hubcap/internal/localhub"
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/attendee"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/kernel"
@@ -206,7 +207,7 @@ func countPhase(buf *samples.Buffer, p attendee.Phase) (ok, failed int) {
 	return ok, failed
 }
 
-func apiShape(ctx context.Context, t *testing.T, c *hubapi.Client) hubapi.Shape {
+func apiShape(ctx context.Context, t *testing.T, c *hubapi.Client) shape.Shape {
 	t.Helper()
 	sh, err := c.Shape(ctx)
 	if err != nil {
@@ -216,8 +217,8 @@ func apiShape(ctx context.Context, t *testing.T, c *hubapi.Client) hubapi.Shape 
 }
 
 // attendeeRows sums the shape of the users whose name has prefix.
-func attendeeRows(sh hubapi.Shape, prefix string) (sum struct{ U, S, R int64 }) {
-	for _, u := range sh.PerUser {
+func attendeeRows(sh shape.Shape, prefix string) (sum struct{ U, S, R int64 }) {
+	for _, u := range sh.Users {
 		if strings.HasPrefix(u.Name, prefix) {
 			sum.U++
 			sum.S += u.S
@@ -229,7 +230,7 @@ func attendeeRows(sh hubapi.Shape, prefix string) (sum struct{ U, S, R int64 }) 
 
 // compareShapes reads the hub's database read-only with hubdb and checks
 // that the shape the API gave matches it, totals and per user.
-func compareShapes(ctx context.Context, t *testing.T, when string, api hubapi.Shape, dbPath string) {
+func compareShapes(ctx context.Context, t *testing.T, when string, api shape.Shape, dbPath string) {
 	t.Helper()
 	db, err := hubdb.Open(ctx, dbPath)
 	if err != nil {
@@ -244,11 +245,11 @@ func compareShapes(ctx context.Context, t *testing.T, when string, api hubapi.Sh
 		t.Errorf("%s: API shape U=%d S=%d R=%d J=%d, database U=%d S=%d R=%d J=%d",
 			when, api.U, api.S, api.R, api.J, got.U, got.S, got.R, got.J)
 	}
-	inDB := make(map[string]hubdb.UserShape, len(got.PerUser))
-	for _, u := range got.PerUser {
+	inDB := make(map[string]shape.User, len(got.Users))
+	for _, u := range got.Users {
 		inDB[u.Name] = u
 	}
-	for _, u := range api.PerUser {
+	for _, u := range api.Users {
 		d, ok := inDB[u.Name]
 		if !ok {
 			t.Errorf("%s: user %s listed by the API is not in the database", when, u.Name)

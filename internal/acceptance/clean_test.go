@@ -76,7 +76,7 @@ func nothingLeft(t *testing.T, dsn, prefix string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range sh.PerUser {
+	for _, u := range sh.Users {
 		if strings.HasPrefix(u.Name, prefix) {
 			t.Errorf("user %s is left with %d spawner rows (%d running)", u.Name, u.S, u.R)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -71,11 +72,11 @@ func hasPrefixed(deps []string, prefix string) (string, bool) {
 // JavaScript engine, not even indirectly: only the runtime and the
 // k6/x/jupyterhub binding do.
 func TestNoJavaScriptEngineOutsideTheRuntime(t *testing.T) {
-	deps := depsOf(t, module+"/xk6-jupyterhub/...", module+"/models/...", module+"/reports/...", module+"/results/...",
+	deps := depsOf(t, module+"/xk6-jupyterhub/...", module+"/models/...", module+"/reports/...", module+"/results/...", module+"/shape/...",
 		module+"/internal/telemetry/...", module+"/internal/fleet/...", module+"/internal/hub/...",
 		module+"/internal/loadhttp/...", module+"/internal/httpbin/...")
 	for _, must := range []string{"/xk6-jupyterhub/hubapi", "/xk6-jupyterhub/attendee", "/xk6-jupyterhub/kernel",
-		"/models", "/reports", "/results", "/internal/telemetry", "/internal/fleet", "/internal/hub",
+		"/models", "/reports", "/results", "/shape", "/internal/telemetry", "/internal/fleet", "/internal/hub",
 		"/internal/loadhttp", "/internal/httpbin"} {
 		if _, ok := deps[module+must]; !ok {
 			t.Errorf("package %s was not checked (moved? update this test)", module+must)
@@ -142,6 +143,34 @@ func TestBinaryLinksNoKubernetes(t *testing.T) {
 			if strings.HasPrefix(d, banned+"/") {
 				t.Errorf("cmd/hubcap links %s; keep the Kubernetes modules in tests", d)
 				break
+			}
+		}
+	}
+}
+
+// TestVocabularyLeaves: the vocabulary packages every layer shares import
+// almost nothing of the module: shape (the database shape's one home) and
+// results import nothing, models only shape. So the traffic module, the
+// models, check and the report can all use them without an upward arrow.
+func TestVocabularyLeaves(t *testing.T) {
+	allowed := map[string][]string{"/shape": nil, "/results": nil, "/models": {"/shape"}}
+	var pkgs []string
+	for p := range allowed {
+		pkgs = append(pkgs, module+p)
+	}
+	deps := depsOf(t, pkgs...)
+	for p, ok := range allowed {
+		d, listed := deps[module+p]
+		if !listed {
+			t.Errorf("package %s was not checked (moved? update this test)", module+p)
+			continue
+		}
+		for _, dep := range d {
+			if !strings.HasPrefix(dep, module+"/") {
+				continue
+			}
+			if !slices.Contains(ok, strings.TrimPrefix(dep, module)) {
+				t.Errorf("%s imports %s; keep it a leaf (allowed: %v)", module+p, dep, ok)
 			}
 		}
 	}

@@ -91,13 +91,7 @@ func readShape(ctx context.Context, path string) (models.Shape, error) {
 	if err != nil {
 		return models.Shape{}, err
 	}
-	return ModelShape(sh), nil
-}
-
-// ModelShape converts a database shape to the model's features.
-func ModelShape(sh hubdb.Shape) models.Shape {
-	return models.Shape{U: float64(sh.U), S: float64(sh.S), R: float64(sh.R), J: float64(sh.J),
-		JB: float64(sh.State.JoinedBytes), JP: float64(sh.State.JoinedPyBytes), LP: float64(sh.State.LinearPyBytes)}
+	return models.FromShape(sh.Shape), nil
 }
 
 // Probe sizes: one user with probeRun running and probeStop stopped named

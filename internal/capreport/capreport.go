@@ -478,10 +478,9 @@ func calibrationText(c *models.Calibration, path string) string {
 
 // checkView converts a `hubcap check` report into the report's DB view.
 func checkView(c *check.Report) *reports.Check {
-	v := &reports.Check{Users: c.Shape.U, Spawners: c.Shape.S, Running: c.Shape.R,
-		JoinedRows: c.Shape.J, Source: c.Source.Kind + " " + c.Source.Location}
+	v := &reports.Check{Shape: c.Shape.Totals(), Source: c.Source.Kind + " " + c.Source.Location}
 	for _, u := range c.TopUsers {
-		v.TopUsers = append(v.TopUsers, reports.UserShape{Name: u.Name, Spawners: u.S, Running: u.R})
+		v.Shape.Users = append(v.Shape.Users, u.User)
 	}
 	// The histogram needs every user; the check lists the top ones only.
 	if int64(len(c.TopUsers)) == c.Shape.U && c.Shape.U > 0 {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
 	"github.com/hubcap-dev/hubcap/models"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -213,21 +214,14 @@ func ReadDB(ctx context.Context, dsn string) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	in.Shape = Shape{Users: make([]UserShape, len(sh.PerUser)), State: &sh.State, NamesKnown: true, ContentKnown: true}
-	names := make([]string, len(sh.PerUser))
-	for i, u := range sh.PerUser {
-		in.Shape.Users[i] = UserShape{Name: u.Name, S: u.S, R: u.R,
-			Bytes: u.Bytes, RunBytes: u.RunBytes, Py: u.Py, RunPy: u.RunPy}
+	in.Shape = Shape{Shape: sh.Shape, State: &sh.State, NamesKnown: true, ContentKnown: true}
+	names := make([]string, len(sh.Users))
+	for i, u := range sh.Users {
 		names[i] = u.Name
 	}
-	stopped, err := db.StoppedServers(ctx, names)
-	if err != nil {
+	if in.Shape.StoppedServers, err = db.StoppedServers(ctx, names); err != nil {
 		return Input{}, err
 	}
-	for i := range in.Shape.Users {
-		in.Shape.Users[i].StoppedServers = stopped[in.Shape.Users[i].Name]
-	}
-	in.Shape.finish()
 	return in, nil
 }
 
@@ -265,27 +259,24 @@ func ReadHub(ctx context.Context, baseURL, token string, hc *http.Client, timeou
 	in.Shape.NamesKnown = true
 	content := hubContent(users)
 	in.Shape.ContentKnown = content != nil
-	for _, sh := range hubapi.ShapeFromUsers(users).PerUser {
-		u := UserShape{Name: sh.Name, S: sh.S, R: sh.R}
-		if c, ok := content[sh.Name]; ok {
-			u.Bytes, u.RunBytes, u.Py, u.RunPy = c.Bytes, c.RunBytes, c.Py, c.RunPy
+	per := hubapi.ShapeFromUsers(users).Users
+	for i := range per {
+		if c, ok := content[per[i].Name]; ok {
+			per[i].Bytes, per[i].RunBytes, per[i].Py, per[i].RunPy = c.Bytes, c.RunBytes, c.Py, c.RunPy
 		}
-		in.Shape.Users = append(in.Shape.Users, u)
 	}
-	stopped := map[string][]string{}
+	in.Shape.Shape = shape.New(per)
+	in.Shape.StoppedServers = map[string][]string{}
 	for _, u := range users {
 		for name, s := range u.Servers {
 			if name != "" && !s.Active() {
-				stopped[u.Name] = append(stopped[u.Name], name)
+				in.Shape.StoppedServers[u.Name] = append(in.Shape.StoppedServers[u.Name], name)
 			}
 		}
 	}
-	for i := range in.Shape.Users {
-		names := stopped[in.Shape.Users[i].Name]
+	for _, names := range in.Shape.StoppedServers {
 		slices.Sort(names)
-		in.Shape.Users[i].StoppedServers = names
 	}
-	in.Shape.finish()
 	return in, nil
 }
 
@@ -393,11 +384,11 @@ func tokenError(base string, err error) error {
 // lacks admin:server_state), as then the content is not known. The API
 // sends the spawner's get_state(), which for most spawners is what the
 // database holds.
-func hubContent(users []hubapi.User) map[string]UserShape {
+func hubContent(users []hubapi.User) map[string]shape.User {
 	seen := false
-	out := map[string]UserShape{}
+	out := map[string]shape.User{}
 	for _, u := range users {
-		var c UserShape
+		var c shape.User
 		for _, s := range u.Servers {
 			if s.State != nil {
 				seen = true

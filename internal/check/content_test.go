@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/models"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -52,11 +53,11 @@ func TestEvaluateAssumesContent(t *testing.T) {
 	m := contentModel(t)
 	rel := Release{Version: "5.3.0", Query: QueryQuadratic}
 	known := Input{Source: Source{Kind: KindDatabase, Location: "db"}, Shape: Shape{ContentKnown: true,
-		Users: []UserShape{{Name: "heavy", S: 301, R: 300, Bytes: 300 * 600, RunBytes: 300 * 600, Py: 300 * 1500, RunPy: 300 * 1500}}}}
+		Shape: shape.Shape{Users: []shape.User{{Name: "heavy", S: 301, R: 300, Bytes: 300 * 600, RunBytes: 300 * 600, Py: 300 * 1500, RunPy: 300 * 1500}}}}}
 	known.Shape.finish()
 	unknown := known
 	unknown.Source.Kind = KindHub
-	unknown.Shape = Shape{Users: []UserShape{{Name: "heavy", S: 301, R: 300}}}
+	unknown.Shape = Shape{Shape: shape.Shape{Users: []shape.User{{Name: "heavy", S: 301, R: 300}}}}
 	unknown.Shape.finish()
 	rk, err := Evaluate(known, rel, m, MatchExact, nil, Settings{MemoryLimit: 3 << 30, Headroom: 0.2})
 	if err != nil {
@@ -84,7 +85,7 @@ func TestEvaluateContentMatters(t *testing.T) {
 	rel := Release{Version: "5.3.0", Query: QueryQuadratic}
 	mk := func(py int64) *Report {
 		in := Input{Source: Source{Kind: KindDatabase}, Shape: Shape{ContentKnown: true,
-			Users: []UserShape{{Name: "u", S: 301, R: 300, Bytes: py / 3 * 300, RunBytes: py / 3 * 300, Py: py * 300, RunPy: py * 300}}}}
+			Shape: shape.Shape{Users: []shape.User{{Name: "u", S: 301, R: 300, Bytes: py / 3 * 300, RunBytes: py / 3 * 300, Py: py * 300, RunPy: py * 300}}}}}
 		in.Shape.finish()
 		r, err := Evaluate(in, rel, m, MatchExact, nil, Settings{MemoryLimit: 3 << 30, Headroom: 0.2})
 		if err != nil {

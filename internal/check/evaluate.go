@@ -1,7 +1,7 @@
 package check
 
 import (
-	"cmp"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/url"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
 	"github.com/hubcap-dev/hubcap/models"
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 // Source says where the shape was read.
@@ -29,81 +30,39 @@ const (
 	KindHub      = "hub"
 )
 
-// UserShape is one user's spawner rows.
-type UserShape struct {
-	Name string `json:"name"`
-	// S spawner rows (running or stopped, the default "" row included), R of
-	// them with a server, J = R·S rows in the 5.0–5.3 start-up join.
-	S int64 `json:"spawners"`
-	R int64 `json:"running"`
-	J int64 `json:"joined_rows"`
-	// StoppedServers are the names of the user's stopped named servers, when
-	// the source knows them (the hub API does; hubdb reports counts only).
-	StoppedServers []string `json:"stopped_servers,omitempty"`
-	// What the rows carry (state + user_options): JSON text bytes and
-	// parsed Python bytes, over all rows and over the running ones.
-	Bytes    int64 `json:"state_bytes,omitempty"`
-	RunBytes int64 `json:"running_state_bytes,omitempty"`
-	Py       int64 `json:"pybytes,omitempty"`
-	RunPy    int64 `json:"running_pybytes,omitempty"`
-}
-
-// Shape is the hub's database shape as check reads it.
+// Shape is the hub's database shape as check reads it: the shape (package
+// shape; Users sorted by J descending, then S descending, then name) and
+// what check knows besides.
 type Shape struct {
-	U int64 `json:"users"`
-	S int64 `json:"spawner_rows"`
-	R int64 `json:"running"`
-	J int64 `json:"joined_rows"`
-	// LinearRows = Σ R_u + Σ_{u:R_u>0} S_u, what the fixed query loads.
-	LinearRows int64 `json:"linear_rows"`
-	// Users are sorted by J descending, then S descending, then name.
-	Users []UserShape `json:"-"`
-	// NamesKnown: UserShape.StoppedServers lists every stopped named
-	// server (from the hub API, or from the database by name).
+	shape.Shape
+	// StoppedServers are the names of each user's stopped named servers,
+	// when the source knows them (NamesKnown).
+	StoppedServers map[string][]string `json:"-"`
+	// NamesKnown: StoppedServers lists every stopped named server (from
+	// the hub API, or from the database by name).
 	NamesKnown bool `json:"-"`
 	// State are the sizes of the JSON columns (databases only).
 	State *hubdb.StateStats `json:"state,omitempty"`
-	// The row-content features of models.Shape, from the users' rows:
-	// JB = Σ R_u·B_u + S_u·B^R_u, JP the same in parsed Python bytes, LP
-	// what the linear query parses.
-	JoinedBytes   int64 `json:"joined_bytes"`
-	JoinedPyBytes int64 `json:"joined_pybytes"`
-	LinearPyBytes int64 `json:"linear_pybytes"`
 	// ContentKnown: the rows' state and user_options were read (a database,
 	// or a hub token with admin:server_state); otherwise the content is
-	// assumed (Report.ContentAssumed).
+	// assumed (Report.ContentAssumed) and JB, JP, LP are 0.
 	ContentKnown bool `json:"content_known"`
 }
 
-// Model returns the shape's features for package models.
-func (s Shape) Model() models.Shape {
-	return models.Shape{U: float64(s.U), S: float64(s.S), R: float64(s.R), J: float64(s.J),
-		JB: float64(s.JoinedBytes), JP: float64(s.JoinedPyBytes), LP: float64(s.LinearPyBytes)}
+// MarshalJSON writes the shape without its users: a report lists the top
+// ones (Report.TopUsers).
+func (s Shape) MarshalJSON() ([]byte, error) {
+	type plain Shape // the fields without this method
+	p := plain(s)
+	p.Users = nil
+	return json.Marshal(p)
 }
 
+// Model returns the shape's features for package models.
+func (s Shape) Model() models.Shape { return models.FromShape(s.Shape) }
+
 // finish computes the totals from Users and sorts them.
-func (s *Shape) finish() {
-	s.U, s.S, s.R, s.J, s.LinearRows = 0, 0, 0, 0, 0
-	s.JoinedBytes, s.JoinedPyBytes, s.LinearPyBytes = 0, 0, 0
-	for i := range s.Users {
-		u := &s.Users[i]
-		u.J = u.R * u.S
-		s.U++
-		s.S += u.S
-		s.R += u.R
-		s.J += u.J
-		s.LinearRows += u.R
-		if u.R > 0 {
-			s.LinearRows += u.S
-			s.LinearPyBytes += u.RunPy + u.Py
-		}
-		s.JoinedBytes += u.R*u.Bytes + u.S*u.RunBytes
-		s.JoinedPyBytes += u.R*u.Py + u.S*u.RunPy
-	}
-	slices.SortFunc(s.Users, func(a, b UserShape) int {
-		return cmp.Or(cmp.Compare(b.J, a.J), cmp.Compare(b.S, a.S), cmp.Compare(a.Name, b.Name))
-	})
-}
+func (s *Shape) finish() { s.Shape = shape.New(s.Users) }
 
 // Input is what a source read: the shape and what it says of the release.
 type Input struct {
@@ -185,7 +144,10 @@ type Report struct {
 
 // TopUser is one line of the top-users table.
 type TopUser struct {
-	UserShape
+	shape.User
+	// StoppedServers are the names of the user's stopped named servers, when
+	// the source knows them (the hub API does; hubdb reports counts only).
+	StoppedServers []string `json:"stopped_servers,omitempty"`
 	// Share = J_u / J (0 when J = 0).
 	Share float64 `json:"share"`
 	// Stopped = S_u − R_u: rows without a server (the default row included).
@@ -348,7 +310,7 @@ func Evaluate(in Input, rel Release, m Model, match Match, linear *Model, s Sett
 		if i >= s.Top {
 			break
 		}
-		t := TopUser{UserShape: u, Stopped: u.S - u.R}
+		t := TopUser{User: u, StoppedServers: in.Shape.StoppedServers[u.Name], Stopped: u.S - u.R}
 		if in.Shape.J > 0 {
 			t.Share = float64(u.J) / float64(in.Shape.J)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 // incidentUsers is the field incident's scale: 736 running servers and
@@ -35,10 +36,13 @@ func inputOf(users []dbUser, withNames bool) Input {
 		if u.Default {
 			s++
 		}
-		us := UserShape{Name: u.Name, S: s, R: int64(u.Running)}
+		us := shape.User{Name: u.Name, S: s, R: int64(u.Running)}
 		if withNames {
+			if in.Shape.StoppedServers == nil {
+				in.Shape.StoppedServers = map[string][]string{}
+			}
 			for i := range u.Stopped {
-				us.StoppedServers = append(us.StoppedServers, fmt.Sprintf("s%04d", i))
+				in.Shape.StoppedServers[u.Name] = append(in.Shape.StoppedServers[u.Name], fmt.Sprintf("s%04d", i))
 			}
 		}
 		in.Shape.Users = append(in.Shape.Users, us)
@@ -207,7 +211,7 @@ func TestEvaluateBadSettings(t *testing.T) {
 		}
 	}
 	bad := in
-	bad.Shape.Users = append([]UserShape(nil), in.Shape.Users...)
+	bad.Shape.Users = append([]shape.User(nil), in.Shape.Users...)
 	bad.Shape.R = bad.Shape.S + 1 // no database has more servers than rows
 	if _, err := Evaluate(bad, rel, m, MatchExact, nil, Settings{}); err == nil {
 		t.Error("inconsistent shape accepted")

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 // ErrBadReplay: a replay file (hubcap replay --json) cannot be read.
@@ -43,19 +45,14 @@ type Replay struct {
 // ParseReplay reads the JSON that hubcap replay --json prints.
 func ParseReplay(b []byte) (*Replay, error) {
 	var in struct {
-		Release string `json:"release"`
-		Shape   *struct {
-			U int64 `json:"users"`
-			S int64 `json:"spawner_rows"`
-			R int64 `json:"running"`
-			J int64 `json:"joined_rows"`
-		} `json:"shape"`
-		Limit        int64    `json:"memory_limit"`
-		Healthy      bool     `json:"healthy"`
-		OOMKilled    bool     `json:"oom_killed"`
-		PeakRSS      int64    `json:"peak_rss"`
-		Seconds      float64  `json:"seconds_to_healthy"`
-		InitSpawners *float64 `json:"init_spawners_seconds"`
+		Release      string       `json:"release"`
+		Shape        *shape.Shape `json:"shape"`
+		Limit        int64        `json:"memory_limit"`
+		Healthy      bool         `json:"healthy"`
+		OOMKilled    bool         `json:"oom_killed"`
+		PeakRSS      int64        `json:"peak_rss"`
+		Seconds      float64      `json:"seconds_to_healthy"`
+		InitSpawners *float64     `json:"init_spawners_seconds"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&in); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hubcap-dev/hubcap/models"
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 // replayJSON is what hubcap replay --json prints (internal/replay.Result),
@@ -59,7 +60,7 @@ func TestAttachReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Report{Verdict: Pass, Shape: Shape{U: 3, S: 206, R: 102, J: 20108}, Peak: models.Prediction{Point: 0.9 * 280895488}}
+	r := &Report{Verdict: Pass, Shape: Shape{Shape: shape.Shape{U: 3, S: 206, R: 102, J: 20108}}, Peak: models.Prediction{Point: 0.9 * 280895488}}
 	r.AttachReplay(rp)
 	if r.Replay == nil || !r.Replay.SameShape || r.Replay.PeakError == nil || math.Abs(*r.Replay.PeakError+0.1) > 1e-9 || r.Replay.File != path {
 		t.Fatalf("attached %+v", r.Replay)
@@ -72,7 +73,7 @@ func TestAttachReplay(t *testing.T) {
 		t.Errorf("text report lacks the replay line:\n%s", b.String())
 	}
 
-	other := &Report{Shape: Shape{U: 3, S: 206, R: 101, J: 20000}, Peak: models.Prediction{Point: 1}}
+	other := &Report{Shape: Shape{Shape: shape.Shape{U: 3, S: 206, R: 101, J: 20000}}, Peak: models.Prediction{Point: 1}}
 	other.AttachReplay(rp)
 	if other.Replay.SameShape || other.Replay.PeakError != nil {
 		t.Errorf("replay of another shape: %+v", other.Replay)

@@ -65,13 +65,13 @@ func (r *Report) Text(w io.Writer) error {
 		}
 		p("  start-up time  %s  (%s – %s)%s", fmtSecs(r.Seconds.Point), fmtSecs(r.Seconds.Lower), fmtSecs(r.Seconds.Upper), budget)
 	}
-	if r.Shape.JoinedPyBytes > 0 || r.ContentAssumed != "" {
+	if r.Shape.JP > 0 || r.ContentAssumed != "" {
 		what := "read from the rows"
 		if r.ContentAssumed != "" {
 			what = "assumed (see Notes)"
 		}
 		p("  row content    JB %s of JSON text, JP %s of parsed objects in the joined rows (%s)",
-			fmtBytes(float64(r.Shape.JoinedBytes)), fmtBytes(float64(r.Shape.JoinedPyBytes)), what)
+			fmtBytes(float64(r.Shape.JB)), fmtBytes(float64(r.Shape.JP)), what)
 	}
 	if r.Extrapolation > 1 {
 		p("  extrapolation  %.1f× the largest calibrated value of the model's terms", r.Extrapolation)

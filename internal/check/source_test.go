@@ -273,7 +273,7 @@ func TestHubShape(t *testing.T) {
 	if sh.U != 3 || sh.S != 6 || sh.R != 3 || sh.J != 2*5+1 || !sh.NamesKnown || in.HubVersion != "5.3.0" {
 		t.Fatalf("shape %+v version %q", sh, in.HubVersion)
 	}
-	if a := sh.Users[0]; a.Name != "ada" || strings.Join(a.StoppedServers, ",") != "old1,old2" {
+	if a := sh.Users[0]; a.Name != "ada" || strings.Join(sh.StoppedServers[a.Name], ",") != "old1,old2" {
 		t.Errorf("ada %+v", a)
 	}
 	if got := MissingScopes([]string{"admin:users", "read:servers!group=x"}); strings.Join(got, ",") != "read:servers" {

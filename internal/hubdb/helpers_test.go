@@ -14,6 +14,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/pgtest"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
 	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 // Releases installed by `make setup` (scripts/setup.sh).
@@ -110,7 +111,7 @@ func hubFixture(tb testing.TB, release string) *realFixture {
 func expectShape(spec fixtureSpec, bytesPerUser map[string]int) Shape {
 	var sh Shape
 	for _, u := range spec.Users {
-		us := UserShape{Name: u.Name, S: int64(len(u.Spawners)), Bytes: int64(bytesPerUser[u.Name])}
+		us := shape.User{Name: u.Name, S: int64(len(u.Spawners)), Bytes: int64(bytesPerUser[u.Name])}
 		for _, s := range u.Spawners {
 			if s.Running {
 				us.R++
@@ -123,9 +124,9 @@ func expectShape(spec fixtureSpec, bytesPerUser map[string]int) Shape {
 		sh.R += us.R
 		sh.J += us.J
 		sh.Spawners += us.S
-		sh.PerUser = append(sh.PerUser, us)
+		sh.Users = append(sh.Users, us)
 	}
-	sh.State.JoinedBytes = -1 // unknown: the fixture reports text bytes per user, not per running row
+	sh.JB = -1 // unknown: the fixture reports text bytes per user, not per running row
 	return sh
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
 	"github.com/hubcap-dev/hubcap/models"
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 // openShape opens path, reads its shape and closes it.
@@ -46,20 +47,20 @@ func compareShape(t *testing.T, got, want Shape) {
 	if got.Spawners != want.Spawners || got.Servers != want.Servers {
 		t.Errorf("spawners, servers = %d, %d; want %d, %d", got.Spawners, got.Servers, want.Spawners, want.Servers)
 	}
-	if want.State.JoinedBytes >= 0 && got.State.JoinedBytes != want.State.JoinedBytes {
-		t.Errorf("JoinedBytes = %d, want %d", got.State.JoinedBytes, want.State.JoinedBytes)
+	if want.JB >= 0 && got.JB != want.JB {
+		t.Errorf("JoinedBytes = %d, want %d", got.JB, want.JB)
 	}
-	if want.State.JoinedPyBytes != 0 && (got.State.JoinedPyBytes != want.State.JoinedPyBytes || got.State.LinearPyBytes != want.State.LinearPyBytes) {
-		t.Errorf("JoinedPyBytes, LinearPyBytes = %d, %d; want %d, %d", got.State.JoinedPyBytes, got.State.LinearPyBytes, want.State.JoinedPyBytes, want.State.LinearPyBytes)
+	if want.JP != 0 && (got.JP != want.JP || got.LP != want.LP) {
+		t.Errorf("JoinedPyBytes, LinearPyBytes = %d, %d; want %d, %d", got.JP, got.LP, want.JP, want.LP)
 	}
-	byName := map[string]UserShape{}
-	for _, u := range want.PerUser {
+	byName := map[string]shape.User{}
+	for _, u := range want.Users {
 		byName[u.Name] = u
 	}
-	if len(got.PerUser) != len(want.PerUser) {
-		t.Fatalf("%d users in PerUser, want %d", len(got.PerUser), len(want.PerUser))
+	if len(got.Users) != len(want.Users) {
+		t.Fatalf("%d users in PerUser, want %d", len(got.Users), len(want.Users))
 	}
-	for i, u := range got.PerUser {
+	for i, u := range got.Users {
 		w := byName[u.Name]
 		if w.Py == 0 { // the fixture knows only the text bytes of all rows
 			u.RunBytes, u.Py, u.RunPy = 0, 0, 0
@@ -68,7 +69,7 @@ func compareShape(t *testing.T, got, want Shape) {
 			t.Errorf("PerUser[%d] = %+v, want %+v", i, u, w)
 		}
 		if i > 0 {
-			p := got.PerUser[i-1]
+			p := got.Users[i-1]
 			if p.J < u.J || p.J == u.J && (p.S < u.S || p.S == u.S && p.Name > u.Name) {
 				t.Errorf("PerUser not sorted by share of J: %+v before %+v", p, u)
 			}
@@ -187,7 +188,7 @@ func TestShapeGenerated(t *testing.T) {
 			t.Fatal(err)
 		}
 		rowPy += 64 // user_options {}
-		us := UserShape{Name: u.Name, S: int64(u.S), R: int64(u.R), J: int64(u.R * u.S), Bytes: st * int64(u.S),
+		us := shape.User{Name: u.Name, S: int64(u.S), R: int64(u.R), J: int64(u.R * u.S), Bytes: st * int64(u.S),
 			RunBytes: st * int64(u.R), Py: rowPy * int64(u.S), RunPy: rowPy * int64(u.R)}
 		want.U++
 		want.S += us.S
@@ -195,16 +196,16 @@ func TestShapeGenerated(t *testing.T) {
 		want.J += us.J
 		want.Spawners += us.S
 		want.Servers += us.R
-		want.State.JoinedBytes += us.R*us.Bytes + us.S*us.RunBytes
-		want.State.JoinedPyBytes += us.R*us.Py + us.S*us.RunPy
+		want.JB += us.R*us.Bytes + us.S*us.RunBytes
+		want.JP += us.R*us.Py + us.S*us.RunPy
 		if us.R > 0 {
-			want.State.LinearPyBytes += us.RunPy + us.Py
+			want.LP += us.RunPy + us.Py
 		}
-		want.PerUser = append(want.PerUser, us)
+		want.Users = append(want.Users, us)
 	}
 	compareShape(t, sh, want)
-	if sh.PerUser[0].Name != "heavy" {
-		t.Errorf("largest share of J first: got %q", sh.PerUser[0].Name)
+	if sh.Users[0].Name != "heavy" {
+		t.Errorf("largest share of J first: got %q", sh.Users[0].Name)
 	}
 	filesnap.AssertUntouched(t, filepath.Dir(path), before)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/filesnap"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
 	"github.com/hubcap-dev/hubcap/internal/testkit/hubsqlite"
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 // pyWALWriter is another process, as the hub is: it switches the database
@@ -69,7 +70,7 @@ func walFixture(t *testing.T) (string, Shape) {
 		t.Fatal("the writer left no -wal/-shm: the test does not test WAL reading")
 	}
 	want := expectShape(f.Spec, f.Bytes)
-	want.PerUser = append(want.PerUser, UserShape{Name: "wal-user", S: 3, R: 2, J: 6})
+	want.Users = append(want.Users, shape.User{Name: "wal-user", S: 3, R: 2, J: 6})
 	want.U++
 	want.S += 3
 	want.R += 2

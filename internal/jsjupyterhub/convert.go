@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/executor"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/kernel"
 )
@@ -206,12 +207,12 @@ func progressValue(e hubapi.ProgressEvent) map[string]any {
 	return map[string]any{"progress": e.Progress, "message": e.Message, "ready": e.Ready, "failed": e.Failed, "url": e.URL}
 }
 
-func shapeValue(s hubapi.Shape) map[string]any {
-	per := make([]any, len(s.PerUser))
-	for i, u := range s.PerUser {
+func shapeValue(s shape.Shape) map[string]any {
+	per := make([]any, len(s.Users))
+	for i, u := range s.Users {
 		per[i] = map[string]any{"name": u.Name, "S": u.S, "R": u.R, "J": u.J}
 	}
-	return map[string]any{"U": s.U, "S": s.S, "R": s.R, "J": s.J, "linearRows": s.LinearRows(), "perUser": per}
+	return map[string]any{"U": s.U, "S": s.S, "R": s.R, "J": s.J, "linearRows": s.LinearRows, "perUser": per}
 }
 
 func histogramValue(h hubapi.Histogram) map[string]any {

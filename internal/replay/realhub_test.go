@@ -20,6 +20,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/replay"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -82,8 +83,8 @@ func TestReplaySeeded(t *testing.T) {
 	t.Logf("replay: %+v", res)
 	// U counts users with spawner rows: the two seeded ones with servers
 	// and bob, each with a default "" row
-	want := replay.Shape{U: 3, S: 201 + 4 + 1, R: 102, J: 100*201 + 2*4}
-	if got := res.Shape; got.U != want.U || got.S != want.S || got.R != want.R || got.J != want.J || got.JoinedBytes <= 0 {
+	want := shape.Shape{U: 3, S: 201 + 4 + 1, R: 102, J: 100*201 + 2*4}
+	if got := res.Shape; got.U != want.U || got.S != want.S || got.R != want.R || got.J != want.J || got.JB <= 0 {
 		t.Errorf("shape %+v, want %+v", got, want)
 	}
 	if res.Release != release || res.JupyterHub != in.Dir || res.Registered != 102 || !res.Healthy || res.OOMKilled || res.Upgraded {

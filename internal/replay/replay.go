@@ -34,6 +34,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/hubdb"
 	"github.com/hubcap-dev/hubcap/internal/localhub"
 	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -115,16 +116,6 @@ func (o Options) Validate() []error {
 	return errs
 }
 
-// Shape is the database's shape as the start-up cost models read it
-// (hubdb.Shape's totals), read from the copy before the hub starts.
-type Shape struct {
-	U           int64 `json:"users"`
-	S           int64 `json:"spawner_rows"`
-	R           int64 `json:"running"`
-	J           int64 `json:"joined_rows"`
-	JoinedBytes int64 `json:"joined_bytes"`
-}
-
 // Result is one replay.
 type Result struct {
 	// Release is the JupyterHub release that ran; JupyterHub its install
@@ -142,7 +133,9 @@ type Result struct {
 	Revision   string `json:"revision"`
 	Upgraded   bool   `json:"upgraded"`
 	UpgradedTo string `json:"upgraded_to,omitempty"`
-	Shape      Shape  `json:"shape"`
+	// Shape is the database's shape (totals, no users), read from the
+	// copy before the hub starts.
+	Shape shape.Shape `json:"shape"`
 	// Registered is how many running servers the fleet stands in for.
 	Registered int `json:"registered"`
 	// Limit is the memory limit of the replayed start (0: none).
@@ -346,17 +339,17 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 }
 
 // readCopy reads the copy's shape and alembic revision.
-func readCopy(ctx context.Context, path string) (Shape, string, error) {
+func readCopy(ctx context.Context, path string) (shape.Shape, string, error) {
 	db, err := hubdb.Open(ctx, path)
 	if err != nil {
-		return Shape{}, "", err
+		return shape.Shape{}, "", err
 	}
 	defer db.Close()
 	sh, err := db.Shape(ctx)
 	if err != nil {
-		return Shape{}, "", err
+		return shape.Shape{}, "", err
 	}
-	return Shape{U: sh.U, S: sh.S, R: sh.R, J: sh.J, JoinedBytes: sh.State.JoinedBytes}, db.Revision(), nil
+	return sh.Totals(), db.Revision(), nil
 }
 
 // stopHub stops the hub process (SIGTERM, SIGKILL after 20 s) and leaves

@@ -26,7 +26,7 @@ func (r Result) WriteText(w io.Writer) error {
 		p("  engine:        the PostgreSQL rows were copied into SQLite and the hub ran on that (a hub on PostgreSQL differs by its driver's share)\n")
 	}
 	p("  shape:         U=%d S=%d R=%d J=%d, joined state+user_options %s\n",
-		r.Shape.U, r.Shape.S, r.Shape.R, r.Shape.J, bytesize.Format(r.Shape.JoinedBytes))
+		r.Shape.U, r.Shape.S, r.Shape.R, r.Shape.J, bytesize.Format(r.Shape.JB))
 	p("  servers:       %d running servers registered in hubcap's fleet\n", r.Registered)
 	limit := "none"
 	if r.Limit > 0 {

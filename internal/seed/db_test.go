@@ -16,6 +16,7 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -86,8 +87,8 @@ func TestApplyDBMatchesREST(t *testing.T) {
 		t.Errorf("shape after restart: REST %d/%d/%d/%d, ApplyDB %d/%d/%d/%d (U/S/R/J)",
 			restShape.U, restShape.S, restShape.R, restShape.J, fastShape.U, fastShape.S, fastShape.R, fastShape.J)
 	}
-	if fmt.Sprint(restShape.PerUser) != fmt.Sprint(fastShape.PerUser) {
-		t.Errorf("per-user shape: REST %v, ApplyDB %v", restShape.PerUser, fastShape.PerUser)
+	if fmt.Sprint(restShape.Users) != fmt.Sprint(fastShape.Users) {
+		t.Errorf("per-user shape: REST %v, ApplyDB %v", restShape.Users, fastShape.Users)
 	}
 	ratio := float64(fastRep.PeakRSS) / float64(restRep.PeakRSS)
 	t.Logf("start-up peak: REST-seeded %s, DB-seeded %s (ratio %.3f)", bytesize.Format(restRep.PeakRSS), bytesize.Format(fastRep.PeakRSS), ratio)
@@ -127,12 +128,12 @@ func restartOK(ctx context.Context, t *testing.T, l *localhub.Local) hub.StartRe
 	return rep
 }
 
-func shapeOf(ctx context.Context, t *testing.T, c *hubapi.Client) hubapi.Shape {
+func shapeOf(ctx context.Context, t *testing.T, c *hubapi.Client) shape.Shape {
 	t.Helper()
 	// every running server must still be running after the restart: wait
 	// for the hub's checks to finish (ready = poll said running and the
 	// server answered)
-	var sh hubapi.Shape
+	var sh shape.Shape
 	for range 60 {
 		users, err := c.ListUsers(ctx, hubapi.ListOptions{IncludeStoppedServers: true})
 		if err != nil {

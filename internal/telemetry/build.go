@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
@@ -118,14 +119,14 @@ func metricsSamples(prev *metricsReading, cur metricsReading, tags map[string]st
 }
 
 // shapeSamples turns a DB shape read at t into samples.
-func shapeSamples(t time.Time, s hubapi.Shape, tags map[string]string) []samples.Sample {
+func shapeSamples(t time.Time, s shape.Shape, tags map[string]string) []samples.Sample {
 	b := &builder{t: t, tags: tags}
 	src := []string{TagSource, SourceAPI}
 	b.add(MetricUsers, float64(s.U), src...)
 	b.add(MetricDBSpawners, float64(s.S), src...)
 	b.add(MetricDBRunning, float64(s.R), src...)
 	b.add(MetricDBJoinedRows, float64(s.J), src...)
-	b.add(MetricDBLinearRows, float64(s.LinearRows()), src...)
+	b.add(MetricDBLinearRows, float64(s.LinearRows), src...)
 	if _, share, ok := TopUser(s); ok {
 		b.add(MetricDBTopUserShare, share, src...)
 	}

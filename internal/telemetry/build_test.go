@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
@@ -219,8 +220,8 @@ func TestMetricsSamplesMissingFamilies(t *testing.T) {
 
 func TestShapeSamples(t *testing.T) {
 	// alice: '' row + 3 named, 2 running; bob: '' + 1 running; carol: '' only.
-	s := hubapi.Shape{U: 3, S: 7, R: 3, J: 10, PerUser: []hubapi.UserShape{
-		{Name: "alice", S: 4, R: 2, J: 8}, {Name: "bob", S: 2, R: 1, J: 2}, {Name: "carol", S: 1}}}
+	s := shape.New([]shape.User{
+		{Name: "alice", S: 4, R: 2, J: 8}, {Name: "bob", S: 2, R: 1, J: 2}, {Name: "carol", S: 1}})
 	got := byKey(t, shapeSamples(t0, s, runTags), t0)
 	check(t, got, map[string]float64{
 		"hub_users{source=api}":             3,
@@ -231,7 +232,7 @@ func TestShapeSamples(t *testing.T) {
 		"hub_db_top_user_share{source=api}": 0.8,
 	})
 	// nothing running: no share (J = 0), zeros for the rest.
-	got = byKey(t, shapeSamples(t0, hubapi.Shape{U: 1, S: 1, PerUser: []hubapi.UserShape{{Name: "a", S: 1}}}, runTags), t0)
+	got = byKey(t, shapeSamples(t0, shape.New([]shape.User{{Name: "a", S: 1}}), runTags), t0)
 	if _, ok := got["hub_db_top_user_share{source=api}"]; ok || got["hub_db_joined_rows{source=api}"] != 0 {
 		t.Errorf("idle shape: %v", got)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -98,13 +99,13 @@ func DeltaMean(prev, cur hubapi.Histogram) (v float64, ok bool) {
 
 // TopUser is the user with the largest R_u·S_u, the biggest share of J.
 // share is R_u·S_u / J in [0, 1]; ok is false while J = 0 (nothing running).
-// Ties go to the first name in order.
-func TopUser(s hubapi.Shape) (name string, share float64, ok bool) {
+// Ties go to the first in s.Users' order (shape.New sorts by J, then S, then name).
+func TopUser(s shape.Shape) (name string, share float64, ok bool) {
 	if s.J <= 0 {
 		return "", 0, false
 	}
 	var best int64 = -1
-	for _, u := range s.PerUser {
+	for _, u := range s.Users {
 		if j := u.R * u.S; j > best {
 			best, name = j, u.Name
 		}

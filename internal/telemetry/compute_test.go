@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
 
@@ -135,22 +136,22 @@ func TestDeltaHistogram(t *testing.T) {
 func TestTopUser(t *testing.T) {
 	cases := []struct {
 		name  string
-		shape hubapi.Shape
+		shape shape.Shape
 		user  string
 		share float64
 		ok    bool
 	}{
 		// alice: 2 running of 4 rows → 8 joined rows; bob 1×2 = 2; J = 10.
-		{"dominant user", hubapi.Shape{J: 10, PerUser: []hubapi.UserShape{
+		{"dominant user", shape.Shape{J: 10, Users: []shape.User{
 			{Name: "alice", S: 4, R: 2, J: 8}, {Name: "bob", S: 2, R: 1, J: 2}}}, "alice", 0.8, true},
 		// a user with many stopped rows but nothing running weighs nothing.
-		{"stopped rows do not join", hubapi.Shape{J: 3, PerUser: []hubapi.UserShape{
+		{"stopped rows do not join", shape.Shape{J: 3, Users: []shape.User{
 			{Name: "hoarder", S: 1000, R: 0}, {Name: "carol", S: 3, R: 1, J: 3}}}, "carol", 1, true},
 		// ties go to the first name.
-		{"tie", hubapi.Shape{J: 4, PerUser: []hubapi.UserShape{
+		{"tie", shape.Shape{J: 4, Users: []shape.User{
 			{Name: "a", S: 2, R: 1, J: 2}, {Name: "b", S: 2, R: 1, J: 2}}}, "a", 0.5, true},
 		// nothing running: J = 0, no share.
-		{"no running servers", hubapi.Shape{U: 2, S: 2, PerUser: []hubapi.UserShape{
+		{"no running servers", shape.Shape{U: 2, S: 2, Users: []shape.User{
 			{Name: "a", S: 1}, {Name: "b", S: 1}}}, "", 0, false},
 	}
 	for _, c := range cases {

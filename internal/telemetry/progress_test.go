@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 func TestProgressLine(t *testing.T) {
@@ -21,7 +21,7 @@ func TestProgressLine(t *testing.T) {
 		{"down", Status{Answered: true, Up: false, RSSBytes: 512 << 20, RunningServers: nan}, "DOWN, RSS 512 MiB"},
 		// A healthy hub shows memory, servers and the DB shape once read.
 		{"full", Status{Answered: true, Up: true, RSSBytes: 1 << 30, RunningServers: 42,
-			Shape: hubapi.Shape{S: 50, R: 42, J: 900}, ShapeTime: time.Unix(1, 0)}, "up, RSS 1.00 GiB, 42 servers running, S=50 R=42 J=900"},
+			Shape: shape.Shape{S: 50, R: 42, J: 900}, ShapeTime: time.Unix(1, 0)}, "up, RSS 1.00 GiB, 42 servers running, S=50 R=42 J=900"},
 	}
 	for _, c := range cases {
 		if got := ProgressLine(c.st); got != c.want {

@@ -40,6 +40,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/bytesize"
 	"github.com/hubcap-dev/hubcap/internal/proc"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
@@ -129,7 +130,7 @@ type Status struct {
 	// RunningServers is the last hub_running_servers (NaN before the first).
 	RunningServers float64
 	// Shape is the last DB shape, read at ShapeTime (zero time: none yet).
-	Shape     hubapi.Shape
+	Shape     shape.Shape
 	ShapeTime time.Time
 }
 
@@ -200,7 +201,7 @@ func (c *Collector) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.status
-	s.Shape.PerUser = append([]hubapi.UserShape(nil), s.Shape.PerUser...)
+	s.Shape.Users = append([]shape.User(nil), s.Shape.Users...)
 	return s
 }
 

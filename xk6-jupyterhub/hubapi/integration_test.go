@@ -19,6 +19,7 @@ import (
 
 	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/hub/hubtest"
+	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/samples"
 )
 
@@ -108,7 +109,7 @@ func startStubHub(t *testing.T, concurrentSpawnLimit int) *stubHub {
 
 // dbShape reads the shape straight from the hub's SQLite database,
 // read-only: spawners rows per user, and those with server_id set.
-func dbShape(t *testing.T, path string) Shape {
+func dbShape(t *testing.T, path string) shape.Shape {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
@@ -303,13 +304,13 @@ func TestIntegrationAdminClient(t *testing.T) {
 		if api.U != db.U || api.S != db.S || api.R != db.R || api.J != db.J {
 			t.Errorf("API shape U=%d S=%d R=%d J=%d, database U=%d S=%d R=%d J=%d", api.U, api.S, api.R, api.J, db.U, db.S, db.R, db.J)
 		}
-		for i := range api.PerUser {
-			if i < len(db.PerUser) && api.PerUser[i] != db.PerUser[i] {
-				t.Errorf("user %s: API %+v, database %+v", api.PerUser[i].Name, api.PerUser[i], db.PerUser[i])
+		for i := range api.Users {
+			if i < len(db.Users) && api.Users[i] != db.Users[i] {
+				t.Errorf("user %s: API %+v, database %+v", api.Users[i].Name, api.Users[i], db.Users[i])
 			}
 		}
 		// a: '', s1 (stopped), s2 (running)
-		for _, u := range api.PerUser {
+		for _, u := range api.Users {
 			if u.Name == a && (u.S != 3 || u.R != 1) {
 				t.Errorf("%s: S=%d R=%d, want 3 rows with 1 running", a, u.S, u.R)
 			}
@@ -369,7 +370,7 @@ func TestIntegrationAdminClient(t *testing.T) {
 			t.Errorf("%d users left after Cleanup", len(users))
 		}
 		db := dbShape(t, sh.dbPath)
-		for _, u := range db.PerUser {
+		for _, u := range db.Users {
 			if strings.HasPrefix(u.Name, prefix) {
 				t.Errorf("user %s still in the database", u.Name)
 			}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/hubcap-dev/hubcap/shape"
 )
 
 func TestParseScopeMessage(t *testing.T) {
@@ -263,34 +265,34 @@ func TestShapeFromUsers(t *testing.T) {
 	cases := []struct {
 		name  string
 		users []User
-		want  Shape
+		want  shape.Shape
 	}{
-		{"no users", nil, Shape{}},
+		{"no users", nil, shape.Shape{}},
 		{"user with only the default row, stopped",
 			[]User{{Name: "a", Servers: map[string]Server{"": stopped}}},
-			Shape{U: 1, S: 1, PerUser: []UserShape{{Name: "a", S: 1}}}},
+			shape.Shape{U: 1, S: 1, Users: []shape.User{{Name: "a", S: 1}}}},
 		{"one user, default row plus 3 named, 2 active: J = 2·4",
 			[]User{{Name: "a", Servers: map[string]Server{"": stopped, "s1": running, "s2": pending, "s3": stopped}}},
-			Shape{U: 1, S: 4, R: 2, J: 8, PerUser: []UserShape{{Name: "a", S: 4, R: 2, J: 8}}}},
+			shape.Shape{U: 1, S: 4, R: 2, J: 8, LinearRows: 6, Users: []shape.User{{Name: "a", S: 4, R: 2, J: 8}}}},
 		{"pending stop still holds server_id",
 			[]User{{Name: "b", Servers: map[string]Server{"": stopping}}},
-			Shape{U: 1, S: 1, R: 1, J: 1, PerUser: []UserShape{{Name: "b", S: 1, R: 1, J: 1}}}},
+			shape.Shape{U: 1, S: 1, R: 1, J: 1, LinearRows: 2, Users: []shape.User{{Name: "b", S: 1, R: 1, J: 1}}}},
 		{"J sums per user, not R·S overall",
 			[]User{
 				{Name: "z", Servers: map[string]Server{"": running, "x": running}},
 				{Name: "y", Servers: map[string]Server{"": stopped, "p": stopped, "q": stopped}},
 			},
 			// overall R·S would be 2·5 = 10; per user it is 2·2 + 0·3 = 4
-			Shape{U: 2, S: 5, R: 2, J: 4, PerUser: []UserShape{{Name: "y", S: 3}, {Name: "z", S: 2, R: 2, J: 4}}}},
+			shape.Shape{U: 2, S: 5, R: 2, J: 4, LinearRows: 4, Users: []shape.User{{Name: "z", S: 2, R: 2, J: 4}, {Name: "y", S: 3}}}},
 		{"old hub without stopped field: ready or pending counts",
 			[]User{{Name: "o", Servers: map[string]Server{"": oldReady, "n": {Pending: "spawn"}, "m": {}}}},
-			Shape{U: 1, S: 3, R: 2, J: 6, PerUser: []UserShape{{Name: "o", S: 3, R: 2, J: 6}}}},
+			shape.Shape{U: 1, S: 3, R: 2, J: 6, LinearRows: 5, Users: []shape.User{{Name: "o", S: 3, R: 2, J: 6}}}},
 		{"user without servers (never listed with include_stopped_servers)",
 			[]User{{Name: "n"}},
-			Shape{U: 1, PerUser: []UserShape{{Name: "n"}}}},
+			shape.Shape{U: 1, Users: []shape.User{{Name: "n"}}}},
 		{"duplicate name from a shifting page counted once",
 			[]User{{Name: "d", Servers: map[string]Server{"": running}}, {Name: "d", Servers: map[string]Server{"": running}}},
-			Shape{U: 1, S: 1, R: 1, J: 1, PerUser: []UserShape{{Name: "d", S: 1, R: 1, J: 1}}}},
+			shape.Shape{U: 1, S: 1, R: 1, J: 1, LinearRows: 2, Users: []shape.User{{Name: "d", S: 1, R: 1, J: 1}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -299,14 +301,6 @@ func TestShapeFromUsers(t *testing.T) {
 				t.Errorf("got %+v\nwant %+v", got, c.want)
 			}
 		})
-	}
-}
-
-func TestShapeLinearRows(t *testing.T) {
-	sh := Shape{PerUser: []UserShape{{S: 4, R: 2}, {S: 3, R: 0}, {S: 1, R: 1}}}
-	// running spawners 2+0+1 plus all spawners of users with a running one 4+1
-	if got := sh.LinearRows(); got != 8 {
-		t.Errorf("LinearRows = %d, want 8", got)
 	}
 }
 
