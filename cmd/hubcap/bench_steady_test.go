@@ -36,8 +36,9 @@ const standinEnv = "HUBCAP_BENCH_STANDIN"
 // websocket in the legacy framing and execute `5 * 4`, checking the 20, with
 // U(0, 1) s sleeps, for HUBCAP_BENCH_STEADY (default 20 s). The kernels are
 // the fleet's, in a child process (this test binary as a stand-in: the fleet
-// plus the few hub API calls of OAuth), so that this process is only the
-// generator.
+// plus the few hub API calls of OAuth, closing idle keep-alive connections
+// after 5 s as configurable-http-proxy does), so that this process is only
+// the generator.
 //
 // Reported, over the steady window only (set-up and teardown excluded):
 // cpu-ns/execute (user+sys of this process from getrusage, per execute;
@@ -45,7 +46,9 @@ const standinEnv = "HUBCAP_BENCH_STANDIN"
 // allocs/execute and B/execute (runtime.MemStats), executes/s; and
 // heap-B/attendee: HeapInuse+StackInuse after GC with every attendee
 // connected and idle in sleep(), minus before the run, per attendee (the
-// VU's JS runtime included). Run it alone, with -benchtime 1x:
+// VU's JS runtime included), with stack-B/attendee, the stacks' part,
+// live-B/attendee, the live heap objects alone (HeapAlloc), and
+// goroutines/attendee. Run it alone, with -benchtime 1x:
 //
 //	go test -run X -bench SteadyExecute -benchtime 1x ./cmd/hubcap
 //
@@ -73,13 +76,15 @@ func benchSteady(b *testing.B, hubURL string, n int, steady time.Duration) {
 	dir := b.TempDir()
 	ndjson, summary := filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "summary.json")
 	// Set-up (compile, VUs, OAuth, kernels, websockets) must end before
-	// START_AT; bench_late counts the attendees that were not ready.
-	setup := time.Duration(n)*15*time.Millisecond + 3*time.Second
+	// START_AT; bench_late counts the attendees that were not ready. The
+	// idle heap is read 6 s after the last could have connected, once the
+	// stand-in has closed their idle HTTP connections, as the proxy would.
+	setup := time.Duration(n)*15*time.Millisecond + 9*time.Second
 	startAt := time.Now().Add(setup)
 	stopAt := startAt.Add(steady)
 
 	runtime.GC()
-	baseHeap := heapInUse()
+	baseHeap, baseStack, baseLive, baseG := heapInUse(), stackInUse(), heapLive(), runtime.NumGoroutine()
 	done := make(chan int, 1)
 	var stderr strings.Builder
 	go func() {
@@ -93,7 +98,7 @@ func benchSteady(b *testing.B, hubURL string, n int, steady time.Duration) {
 
 	time.Sleep(time.Until(startAt.Add(-500 * time.Millisecond)))
 	runtime.GC()
-	idleHeap := heapInUse()
+	idleHeap, idleStack, idleLive, idleG := heapInUse(), stackInUse(), heapLive(), runtime.NumGoroutine()
 	writeHeapProfile(b, ".idle")
 	time.Sleep(time.Until(startAt))
 	stopProfile := profileWindow(b)
@@ -135,6 +140,9 @@ func benchSteady(b *testing.B, hubURL string, n int, steady time.Duration) {
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/execs, "B/execute")
 	b.ReportMetric(execs/steady.Seconds(), "executes/s")
 	b.ReportMetric(float64(idleHeap-baseHeap)/float64(n), "heap-B/attendee")
+	b.ReportMetric(float64(idleStack-baseStack)/float64(n), "stack-B/attendee")
+	b.ReportMetric(float64(idleLive-baseLive)/float64(n), "live-B/attendee")
+	b.ReportMetric(float64(idleG-baseG)/float64(n), "goroutines/attendee")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -180,6 +188,19 @@ func heapInUse() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapInuse + ms.StackInuse)
+}
+
+// heapLive is the bytes of live heap objects (HeapAlloc; after a GC).
+func heapLive() int64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+func stackInUse() int64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.StackInuse)
 }
 
 func memStats() runtime.MemStats {
@@ -295,7 +316,10 @@ func serveStandin(n int) int {
 	mux := http.NewServeMux()
 	mux.Handle("/hub/", hub)
 	mux.Handle("/", f.Handler())
-	go func() { _ = http.Serve(ln, mux) }()
+	// Idle keep-alive connections close after 5 s, as configurable-http-proxy
+	// (node's http.Server keepAliveTimeout) closes them in front of a hub.
+	srv := &http.Server{Handler: mux, IdleTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
 	fmt.Println(base)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	f.Close()

@@ -109,20 +109,93 @@ func (m *ModuleInstance) newAttendee(opts map[string]any) (*sobek.Object, error)
 }
 
 // object is the attendee as a JavaScript object whose methods are made
-// once: a Go map of functions would wrap each method again at every call
-// (sobek converts map values on access). execute, called for every cell,
-// is a native function without reflection.
+// once, on first use: a Go map of functions would wrap each method again at
+// every call (sobek converts map values on access), and making all of them
+// up front costs every VU about 15 KB for methods most scripts never call.
+// execute, called for every cell, is a native function without reflection.
 func (a *jsAttendee) object(rt *sobek.Runtime) *sobek.Object {
-	o := rt.NewObject()
-	ex := a.exports()
-	for _, k := range slices.Sorted(maps.Keys(ex)) {
-		if k == "execute" {
-			_ = o.Set(k, a.nativeExecute(rt))
-			continue
-		}
-		_ = o.Set(k, ex[k])
+	return rt.NewDynamicObject(&attendeeObject{a: a, rt: rt})
+}
+
+// attendeeMethods are the names of the attendee object's methods.
+var attendeeMethods = func() []string {
+	return slices.Sorted(maps.Keys((&jsAttendee{s: &attendee.Session{}}).exports()))
+}()
+
+// attendeeObject is the attendee's JavaScript object: its methods, made
+// when first read, and whatever the script sets on it.
+type attendeeObject struct {
+	a     *jsAttendee
+	rt    *sobek.Runtime
+	props map[string]sobek.Value // methods made so far, and the script's own properties
+	gone  map[string]bool        // methods the script deleted
+}
+
+var _ sobek.DynamicObject = (*attendeeObject)(nil)
+
+func (o *attendeeObject) isMethod(key string) bool {
+	_, ok := slices.BinarySearch(attendeeMethods, key)
+	return ok && !o.gone[key]
+}
+
+func (o *attendeeObject) Get(key string) sobek.Value {
+	if v, ok := o.props[key]; ok {
+		return v
 	}
-	return o
+	if !o.isMethod(key) {
+		return nil
+	}
+	var v sobek.Value
+	if key == "execute" {
+		v = o.rt.ToValue(o.a.nativeExecute(o.rt))
+	} else {
+		v = o.rt.ToValue(o.a.exports()[key])
+	}
+	o.set(key, v)
+	return v
+}
+
+func (o *attendeeObject) set(key string, v sobek.Value) {
+	if o.props == nil {
+		o.props = make(map[string]sobek.Value)
+	}
+	o.props[key] = v
+}
+
+func (o *attendeeObject) Set(key string, val sobek.Value) bool {
+	o.set(key, val)
+	return true
+}
+
+func (o *attendeeObject) Has(key string) bool {
+	_, ok := o.props[key]
+	return ok || o.isMethod(key)
+}
+
+func (o *attendeeObject) Delete(key string) bool {
+	delete(o.props, key)
+	if _, ok := slices.BinarySearch(attendeeMethods, key); ok {
+		if o.gone == nil {
+			o.gone = make(map[string]bool)
+		}
+		o.gone[key] = true
+	}
+	return true
+}
+
+func (o *attendeeObject) Keys() []string {
+	keys := make([]string, 0, len(attendeeMethods)+len(o.props))
+	for _, k := range attendeeMethods {
+		if !o.gone[k] {
+			keys = append(keys, k)
+		}
+	}
+	for k := range o.props {
+		if !o.isMethod(k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // nativeExecute is execute(code, opts) with the argument conversions and

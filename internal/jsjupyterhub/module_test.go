@@ -253,3 +253,11 @@ func TestTrackKeepsNoDroppedSessions(t *testing.T) {
 	}
 	runtime.KeepAlive(kept)
 }
+
+// TestAttendeeObject: the attendee object's methods, made on first use, are
+// listed, callable and stable like an ordinary object's, and the script can
+// add and delete properties.
+func TestAttendeeObject(t *testing.T) {
+	res, err, out := runScript(t, "attendee_object.js", nil, nil)
+	checksPassed(t, res, err, out)
+}

@@ -168,6 +168,7 @@ func (c *CSV) flushLocked() {
 			c.err = c.cw.Write(CSVRow(s, c.opts.TimeFormat))
 		}
 	}
+	clear(c.pending) // drop the written samples' tag maps, not only their count
 	c.pending = c.pending[:0]
 	c.cw.Flush()
 	if c.err == nil {

@@ -134,8 +134,13 @@ func (o *JSON) Written() int64 {
 }
 
 func (o *JSON) flushLocked() {
-	if o.err != nil {
+	// The written samples leave the buffer: truncating alone would keep
+	// their tag maps reachable through its backing array until overwritten.
+	defer func() {
+		clear(o.pending)
 		o.pending = o.pending[:0]
+	}()
+	if o.err != nil {
 		return
 	}
 	enc := results.NewEncoder(o.bw)
@@ -158,7 +163,6 @@ func (o *JSON) flushLocked() {
 		}
 		o.written++
 	}
-	o.pending = o.pending[:0]
 	if o.err == nil {
 		o.err = o.bw.Flush()
 	}

@@ -711,3 +711,25 @@ func TestScenarioExecEnvTags(t *testing.T) {
 		t.Errorf("special ran %d iterations", special)
 	}
 }
+
+// TestEnvObject: __ENV, made when read from an environment the VUs share,
+// reads, lists and stringifies like a plain object, and what one VU sets or
+// deletes is its own (each of the two VUs sees GONE before deleting it).
+func TestEnvObject(t *testing.T) {
+	r := runScript(t, "env_object.js", func(o *Options) {
+		o.Env = map[string]string{"HUBCAP_ENV_A": "a", "GONE": "x"}
+	})
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	n := 0
+	for _, c := range r.res.Snapshot.Root.Checks {
+		n++
+		if c.Fails > 0 || c.Passes != 2 {
+			t.Errorf("check %q: %d passes, %d fails, want 2 passes", c.Name, c.Passes, c.Fails)
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d checks, want 6", n)
+	}
+}

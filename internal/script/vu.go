@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -163,12 +164,73 @@ func (v *vu) setGlobals() error {
 	return v.setEnv(v.env)
 }
 
+// setEnv makes __ENV: an object over env (shared by the VUs, never
+// written), whose properties are made when read, so that a VU does not
+// hold its own copy of the environment; what the script sets or deletes
+// stays in the VU.
 func (v *vu) setEnv(env map[string]string) error {
-	o := v.rt.NewObject()
-	for k, val := range env {
-		_ = o.Set(k, val)
+	return v.rt.Set("__ENV", v.rt.NewDynamicObject(&envObject{rt: v.rt, env: env}))
+}
+
+// envObject is __ENV.
+type envObject struct {
+	rt   *sobek.Runtime
+	env  map[string]string      // shared, read-only
+	own  map[string]sobek.Value // set by the script
+	gone map[string]bool        // keys of env the script deleted
+}
+
+var _ sobek.DynamicObject = (*envObject)(nil)
+
+func (e *envObject) Get(key string) sobek.Value {
+	if v, ok := e.own[key]; ok {
+		return v
 	}
-	return v.rt.Set("__ENV", o)
+	if s, ok := e.env[key]; ok && !e.gone[key] {
+		return e.rt.ToValue(s)
+	}
+	return nil
+}
+
+func (e *envObject) Set(key string, val sobek.Value) bool {
+	if e.own == nil {
+		e.own = make(map[string]sobek.Value)
+	}
+	e.own[key] = val
+	return true
+}
+
+func (e *envObject) Has(key string) bool {
+	if _, ok := e.own[key]; ok {
+		return true
+	}
+	_, ok := e.env[key]
+	return ok && !e.gone[key]
+}
+
+func (e *envObject) Delete(key string) bool {
+	delete(e.own, key)
+	if _, ok := e.env[key]; ok {
+		if e.gone == nil {
+			e.gone = make(map[string]bool)
+		}
+		e.gone[key] = true
+	}
+	return true
+}
+
+func (e *envObject) Keys() []string {
+	keys := make([]string, 0, len(e.env)+len(e.own))
+	for k := range e.env {
+		if _, set := e.own[k]; !set && !e.gone[k] {
+			keys = append(keys, k)
+		}
+	}
+	for k := range e.own {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // init instantiates the Go modules and evaluates the script's top level.

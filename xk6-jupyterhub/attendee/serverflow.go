@@ -288,7 +288,7 @@ func (s *Session) ConnectKernel(ctx context.Context) error {
 		s.connMu.Lock()
 		s.conn = conn
 		s.connMu.Unlock()
-		go s.watch(conn)
+		conn.AfterDone(func() { s.watch(conn) })
 		return nil
 	})
 }
@@ -297,7 +297,6 @@ func (s *Session) ConnectKernel(ctx context.Context) error {
 // and reports its wire bytes (handshake and framing included) as
 // data_sent/data_received when it ends.
 func (s *Session) watch(c *kernel.Conn) {
-	<-c.Done()
 	st := c.Stats()
 	s.t.Emit(MetricDataSent, float64(st.BytesSent), map[string]string{"endpoint": "/user/:name/:server/api/kernels/:id/channels"})
 	s.t.Emit(MetricDataReceived, float64(st.BytesReceived), map[string]string{"endpoint": "/user/:name/:server/api/kernels/:id/channels"})

@@ -186,8 +186,9 @@ type Conn struct {
 
 	wmu sync.Mutex // serialises data frame writes
 
-	mu      sync.Mutex
-	pending map[string]*call
+	mu        sync.Mutex
+	pending   map[string]*call
+	afterDone []func() // run when the reader ends (AfterDone)
 
 	done      chan struct{} // closed when the reader ends
 	err       error         // why; written before done is closed
@@ -553,8 +554,30 @@ func (c *Conn) finish(err error) {
 	_ = c.ws.Close()
 	c.mu.Lock()
 	clear(c.pending)
-	c.mu.Unlock()
 	close(c.done)
+	after := c.afterDone
+	c.afterDone = nil
+	c.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
+}
+
+// AfterDone arranges for f to run once the connection has ended (lost or
+// closed), in the goroutine that ends it, or at once in a new goroutine
+// when it has already ended: a watcher of the connection without a
+// goroutine of its own.
+func (c *Conn) AfterDone(f func()) {
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		go f()
+		return
+	default:
+	}
+	c.afterDone = append(c.afterDone, f)
+	c.mu.Unlock()
 }
 
 // register adds cl under id; false if cl has already completed.

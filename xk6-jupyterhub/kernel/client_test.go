@@ -425,3 +425,35 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAfterDone: a function given to AfterDone runs once the connection
+// ends, and at once when it has already ended.
+func TestAfterDone(t *testing.T) {
+	f := newFakeKernel(t, true)
+	c, err := Dial(context.Background(), f.url(), DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 2)
+	c.AfterDone(func() { ran <- c.Err() })
+	select {
+	case <-ran:
+		t.Fatal("ran before the connection ended")
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.Close()
+	select {
+	case err := <-ran:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Err() in the function = %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not run after Close")
+	}
+	c.AfterDone(func() { ran <- nil })
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not run when registered after the end")
+	}
+}
