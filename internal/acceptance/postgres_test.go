@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/hubcap-dev/hubcap/internal/localhub"
 	"github.com/hubcap-dev/hubcap/internal/localhub/localhubtest"
 	"github.com/hubcap-dev/hubcap/internal/pgtest"
-	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
 )
@@ -70,7 +68,7 @@ func TestPostgresHub(t *testing.T) {
 			admin := localhubtest.Admin(t, l, "pg-")
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
-			stopHubOnly(ctx, t, l.Hub)
+			hubtest.StopHubProcess(ctx, t, l.Hub)
 			o := seed.DBOptions{Python: install.Bin("python"), Fleet: l.Fleet, ServerURL: l.FleetURL,
 				HubAPIURL: fmt.Sprintf("http://127.0.0.1:%d/hub/api", l.Hub.Ports().Hub)}
 			if backend == "postgresql" {
@@ -157,26 +155,6 @@ func TestPostgresHub(t *testing.T) {
 	}
 	if sq.report.Verdict != check.Fail || sq.code != 20 {
 		t.Errorf("verdict %s exit %d under 128Mi for J=%d on 5.3.0; want FAIL, exit 20", sq.report.Verdict, sq.code, sq.report.Shape.J)
-	}
-}
-
-// stopHubOnly ends the hub process (proxy and fleet stay) so that its
-// database can be seeded; Restart starts it again.
-func stopHubOnly(ctx context.Context, t *testing.T, h *hub.Hub) {
-	t.Helper()
-	p, err := proc.Identify(h.PID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proc.Signal(p, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for proc.Alive(p) {
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/fleet"
@@ -119,34 +118,15 @@ func startSession(ctx context.Context, o sessionOptions) (*session, error) {
 	return s, nil
 }
 
-// stopHub stops the hub process (SIGTERM, then SIGKILL after 20 s) and
-// leaves the proxy and the fleet running, so that the database can be
-// rewritten before the next restart. hub.Restart finds it exited and only
-// starts it.
+// stopHub stops the hub process (hub.StopProcess) and leaves the proxy
+// and the fleet running, so that the database can be rewritten before the
+// next restart.
 func (s *session) stopHub(ctx context.Context) error {
 	if !s.hubUp {
 		return nil
 	}
-	pid := s.l.Hub.PID()
-	p, err := proc.Identify(pid)
-	if err != nil {
-		s.hubUp = false
-		return nil // already gone (e.g. OOM-killed)
-	}
-	if err := proc.Signal(p, syscall.SIGTERM); err != nil && !errors.Is(err, proc.ErrNoProcess) {
-		return fmt.Errorf("stop jupyterhub pid %d: %w", pid, err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for proc.Alive(p) {
-		if time.Now().After(deadline) {
-			_ = proc.Signal(p, syscall.SIGKILL)
-			deadline = time.Now().Add(time.Hour)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(25 * time.Millisecond):
-		}
+	if err := s.l.Hub.StopProcess(ctx); err != nil {
+		return err
 	}
 	s.hubUp = false
 	return nil

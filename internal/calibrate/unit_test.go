@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubcap-dev/hubcap/internal/hub"
 	"github.com/hubcap-dev/hubcap/internal/seed"
 )
 
@@ -44,7 +45,7 @@ func TestRoutesFor(t *testing.T) {
 	}
 }
 
-// TestSyncRouteTableErrors: a proxy that refuses is reported with the
+// TestSyncRouteTableErrors (hub.SyncRoutes with calibrate's routes): a proxy that refuses is reported with the
 // count of failed requests; a wrong token (401 listing) stops at once.
 func TestSyncRouteTableErrors(t *testing.T) {
 	var posts int
@@ -67,10 +68,10 @@ func TestSyncRouteTableErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	want := routesFor(seed.OneUser("u", 2), "http://f")
-	if err := syncRouteTable(ctx, srv.Client(), srv.URL+"/api/routes", "bad", want); err == nil || !strings.Contains(err.Error(), "403") {
+	if err := hub.SyncRoutes(ctx, srv.Client(), srv.URL+"/api/routes", "bad", want); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Errorf("wrong token: %v", err)
 	}
-	err := syncRouteTable(ctx, srv.Client(), srv.URL+"/api/routes", "good", want)
+	err := hub.SyncRoutes(ctx, srv.Client(), srv.URL+"/api/routes", "good", want)
 	if err == nil || !strings.Contains(err.Error(), "2 of 3 requests failed") {
 		t.Errorf("refused adds: %v", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"syscall"
+	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/proc"
 )
@@ -120,4 +122,33 @@ func (h *Hub) Stop(ctx context.Context) error {
 		fmt.Fprintf(h.log, "hubcap: stopped jupyterhub %s (run dir %s)\n", h.st.Release, h.st.RunDir)
 	}
 	return errors.Join(errs...)
+}
+
+// StopProcess ends the hub process only (SIGTERM, SIGKILL after 20 s) and
+// leaves the proxy, companions such as a fleet, and the run directory as
+// they are, so that the database can be rewritten or replaced between two
+// restarts; Restart then finds the hub exited and only starts it. A hub
+// process already gone (e.g. OOM-killed) is not an error.
+func (h *Hub) StopProcess(ctx context.Context) error {
+	pid := h.PID()
+	p, err := proc.Identify(pid)
+	if err != nil {
+		return nil // already gone
+	}
+	if err := proc.Signal(p, syscall.SIGTERM); err != nil && !errors.Is(err, proc.ErrNoProcess) {
+		return fmt.Errorf("hub: stop jupyterhub pid %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for proc.Alive(p) {
+		if time.Now().After(deadline) {
+			_ = proc.Signal(p, syscall.SIGKILL)
+			deadline = time.Now().Add(time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	return nil
 }

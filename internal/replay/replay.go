@@ -25,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/bytesize"
@@ -281,7 +280,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}()
 	res.EmptyPeakRSS = l.Hub.StartReport().PeakRSS
 	fmt.Fprintf(o.Progress, "jupyterhub %s up on an empty database (peak %s)\n", in.Release, bytesize.Format(res.EmptyPeakRSS))
-	if err := stopHub(ctx, l.Hub); err != nil {
+	if err := l.Hub.StopProcess(ctx); err != nil {
 		return res, err
 	}
 
@@ -350,32 +349,6 @@ func readCopy(ctx context.Context, path string) (shape.Shape, string, error) {
 		return shape.Shape{}, "", err
 	}
 	return sh.Totals(), db.Revision(), nil
-}
-
-// stopHub stops the hub process (SIGTERM, SIGKILL after 20 s) and leaves
-// the proxy and the fleet running, so that the database can be replaced;
-// hub.Restart then finds it exited and only starts it.
-func stopHub(ctx context.Context, h *hub.Hub) error {
-	p, err := proc.Identify(h.PID())
-	if err != nil {
-		return nil // already gone
-	}
-	if err := proc.Signal(p, syscall.SIGTERM); err != nil && !errors.Is(err, proc.ErrNoProcess) {
-		return fmt.Errorf("replay: stop jupyterhub pid %d: %w", p.PID, err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for proc.Alive(p) {
-		if time.Now().After(deadline) {
-			_ = proc.Signal(p, syscall.SIGKILL)
-			deadline = time.Now().Add(time.Hour)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // measure restarts the hub on the prepared database and fills res: as

@@ -7,12 +7,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hubcap-dev/hubcap/internal/hub"
-	"github.com/hubcap-dev/hubcap/internal/proc"
 	"github.com/hubcap-dev/hubcap/internal/testenv"
 )
 
@@ -90,23 +88,12 @@ func Python(t testing.TB, release string) string {
 	return in.Bin("python")
 }
 
-// StopHubProcess ends the hub process only (SIGTERM; the proxy and any
+// StopHubProcess ends the hub process only (hub.StopProcess; the proxy and any
 // fleet stay), as between two restarts, so that its database can be
 // written; h.Restart starts it again.
 func StopHubProcess(ctx context.Context, t testing.TB, h *hub.Hub) {
 	t.Helper()
-	p, err := proc.Identify(h.PID())
-	if err != nil {
+	if err := h.StopProcess(ctx); err != nil {
 		t.Fatal(err)
-	}
-	if err := proc.Signal(p, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for proc.Alive(p) {
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }
