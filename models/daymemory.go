@@ -3,8 +3,6 @@ package models
 import (
 	"fmt"
 	"math"
-
-	"gonum.org/v1/gonum/mat"
 )
 
 // MemorySample is the hub's resident memory at one instant of a run beside
@@ -67,71 +65,20 @@ func FitDayMemory(terms []string, ss []MemorySample, o ThroughputOptions) (*DayM
 			return nil, fmt.Errorf("%w: memory sample %d has a non-finite, negative or zero value", ErrBadTarget, i)
 		}
 	}
-	if o.Level == 0 {
-		o.Level = 0.9
-	}
-	if !(o.Level > 0 && o.Level < 1) {
-		return nil, fmt.Errorf("%w: level %v not in (0, 1)", ErrBadOptions, o.Level)
-	}
-	if o.Bootstrap == 0 {
-		o.Bootstrap = DefaultBootstrap
-	}
-	if o.Rand == nil {
-		o.Rand = newSplitMix(1)
-	}
-	design := func(rows []int) (*mat.Dense, []float64) {
-		a := mat.NewDense(len(rows), p, nil)
-		b := make([]float64, len(rows))
-		for r, i := range rows {
-			a.Set(r, 0, 1)
-			for j, v := range ss[i].Load {
-				a.Set(r, j+1, v)
-			}
-			b[r] = ss[i].RSS
-		}
-		return a, b
-	}
-	all := make([]int, len(ss))
-	for i := range all {
-		all[i] = i
-	}
-	a, b := design(all)
-	x, _, err := HuberNNLS(a, b, o.HuberK)
+	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	d := &DayMemory{Terms: append([]string(nil), terms...), Base: x[0], PerUnit: x[1:], Level: o.Level, Samples: len(ss)}
-	d.R2, d.RMSE = fitQuality(a, b, x)
-	d.BaseCI = [2]float64{math.NaN(), math.NaN()}
-	d.UnitCI = make([][2]float64, len(terms))
-	for j := range d.UnitCI {
-		d.UnitCI[j] = [2]float64{math.NaN(), math.NaN()}
+	f, err := fitHuberBootstrap(len(ss), p, func(i int, a []float64) float64 {
+		a[0] = 1
+		copy(a[1:], ss[i].Load)
+		return ss[i].RSS
+	}, o)
+	if err != nil {
+		return nil, err
 	}
-	if o.Bootstrap < 0 {
-		return d, nil
-	}
-	block := o.Block
-	if block <= 0 {
-		block = defaultBlock(len(ss))
-	}
-	for range o.Bootstrap {
-		ab, bb := design(blockBootstrap(o.Rand, len(ss), block))
-		if xb, _, err := HuberNNLS(ab, bb, o.HuberK); err == nil {
-			d.draws = append(d.draws, xb)
-		}
-	}
-	col := func(j int) []float64 {
-		v := make([]float64, len(d.draws))
-		for i, dr := range d.draws {
-			v[i] = dr[j]
-		}
-		return v
-	}
-	d.BaseCI[0], d.BaseCI[1] = percentileInterval(col(0), o.Level)
-	for j := range terms {
-		d.UnitCI[j][0], d.UnitCI[j][1] = percentileInterval(col(j+1), o.Level)
-	}
-	return d, nil
+	return &DayMemory{Terms: append([]string(nil), terms...), Base: f.x[0], PerUnit: f.x[1:], Level: o.Level, Samples: len(ss),
+		R2: f.r2, RMSE: f.rmse, BaseCI: f.ci[0], UnitCI: f.ci[1:], draws: f.draws}, nil
 }
 
 // Predict returns the RSS at loads (high-water marks, one per term) with
@@ -141,15 +88,7 @@ func (d *DayMemory) Predict(load []float64) (Estimate, error) {
 		return Estimate{}, fmt.Errorf("%w: %d loads for %d terms", ErrBadOptions, len(load), len(d.Terms))
 	}
 	f := func(x []float64) float64 { return x[0] + dot(x[1:], load) }
-	e := Estimate{Value: f(append([]float64{d.Base}, d.PerUnit...)), Lower: math.NaN(), Upper: math.NaN()}
-	if len(d.draws) > 0 {
-		v := make([]float64, len(d.draws))
-		for i, dr := range d.draws {
-			v[i] = f(dr)
-		}
-		e.Lower, e.Upper = percentileInterval(v, d.Level)
-	}
-	return e, nil
+	return estimateOver(append([]float64{d.Base}, d.PerUnit...), d.draws, d.Level, f), nil
 }
 
 // HighWater replaces each value of xs by the largest value so far:

@@ -102,76 +102,24 @@ func FitThroughput(ops []string, ws []ThroughputWindow, o ThroughputOptions) (*T
 			return nil, fmt.Errorf("%w: window %d has a non-finite, negative or empty value", ErrBadTarget, i)
 		}
 	}
-	if o.Level == 0 {
-		o.Level = 0.9
-	}
-	if !(o.Level > 0 && o.Level < 1) {
-		return nil, fmt.Errorf("%w: level %v not in (0, 1)", ErrBadOptions, o.Level)
-	}
-	if o.Bootstrap == 0 {
-		o.Bootstrap = DefaultBootstrap
-	}
-	if o.Rand == nil {
-		o.Rand = newSplitMix(1)
-	}
-	design := func(rows []int) (*mat.Dense, []float64) {
-		a := mat.NewDense(len(rows), p, nil)
-		b := make([]float64, len(rows))
-		for r, i := range rows {
-			a.Set(r, 0, ws[i].Seconds)
-			for j, c := range ws[i].Counts {
-				a.Set(r, j+1, c)
-			}
-			b[r] = ws[i].CPU
-		}
-		return a, b
-	}
-	all := make([]int, len(ws))
-	for i := range all {
-		all[i] = i
-	}
-	a, b := design(all)
-	x, w, err := HuberNNLS(a, b, o.HuberK)
+	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	t := &Throughput{Ops: append([]string(nil), ops...), Base: x[0], Cost: x[1:], Level: o.Level, Windows: len(ws)}
-	for _, wi := range w {
+	f, err := fitHuberBootstrap(len(ws), p, func(i int, a []float64) float64 {
+		a[0] = ws[i].Seconds
+		copy(a[1:], ws[i].Counts)
+		return ws[i].CPU
+	}, o)
+	if err != nil {
+		return nil, err
+	}
+	t := &Throughput{Ops: append([]string(nil), ops...), Base: f.x[0], Cost: f.x[1:], Level: o.Level, Windows: len(ws),
+		R2: f.r2, RMSE: f.rmse, BaseCI: f.ci[0], CostCI: f.ci[1:], draws: f.draws}
+	for _, wi := range f.w {
 		if wi < 0.5 {
 			t.Downweighted++
 		}
-	}
-	t.R2, t.RMSE = fitQuality(a, b, x)
-	t.BaseCI = [2]float64{math.NaN(), math.NaN()}
-	t.CostCI = make([][2]float64, len(ops))
-	for j := range t.CostCI {
-		t.CostCI[j] = [2]float64{math.NaN(), math.NaN()}
-	}
-	if o.Bootstrap < 0 {
-		return t, nil
-	}
-	block := o.Block
-	if block <= 0 {
-		block = defaultBlock(len(ws))
-	}
-	for range o.Bootstrap {
-		ab, bb := design(blockBootstrap(o.Rand, len(ws), block))
-		xb, _, err := HuberNNLS(ab, bb, o.HuberK)
-		if err != nil {
-			continue // a degenerate resample; the others carry the interval
-		}
-		t.draws = append(t.draws, xb)
-	}
-	col := func(j int) []float64 {
-		v := make([]float64, len(t.draws))
-		for i, d := range t.draws {
-			v[i] = d[j]
-		}
-		return v
-	}
-	t.BaseCI[0], t.BaseCI[1] = percentileInterval(col(0), o.Level)
-	for j := range ops {
-		t.CostCI[j][0], t.CostCI[j][1] = percentileInterval(col(j+1), o.Level)
 	}
 	return t, nil
 }
@@ -283,16 +231,7 @@ func (t *Throughput) Utilisation(rates []float64) float64 { return t.Base + dot(
 
 // estimate evaluates f on the fit and on every bootstrap draw.
 func (t *Throughput) estimate(f func(x []float64) float64) Estimate {
-	x := append([]float64{t.Base}, t.Cost...)
-	e := Estimate{Value: f(x), Lower: math.NaN(), Upper: math.NaN()}
-	if len(t.draws) > 0 {
-		v := make([]float64, len(t.draws))
-		for i, d := range t.draws {
-			v[i] = f(d)
-		}
-		e.Lower, e.Upper = percentileInterval(v, t.Level)
-	}
-	return e
+	return estimateOver(append([]float64{t.Base}, t.Cost...), t.draws, t.Level, f)
 }
 
 func dot(a, b []float64) float64 {
