@@ -184,7 +184,8 @@ type Conn struct {
 	username string
 	opts     DialOptions
 
-	wmu sync.Mutex // serialises data frame writes
+	wmu  sync.Mutex // serialises data frame writes
+	wbuf []byte     // sendExecute's frame buffer, reused; guarded by wmu
 
 	mu        sync.Mutex
 	pending   map[string]*call
@@ -622,17 +623,47 @@ func (c *Conn) send(ctx context.Context, m Message) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := c.writable(ctx); err != nil {
 		return 0, err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(ctx, typ, frame)
+}
+
+// sendExecute writes the legacy JSON frame of an execute_request (h,
+// code), encoded from a template into the connection's reused buffer.
+func (c *Conn) sendExecute(ctx context.Context, h Header, code string) (int, error) {
+	if err := c.writable(ctx); err != nil {
+		return 0, err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	frame := appendExecuteRequestJSON(c.wbuf[:0], h, code)
+	if cap(frame) <= 64<<10 {
+		c.wbuf = frame
+	} else {
+		c.wbuf = nil
+	}
+	return c.writeLocked(ctx, websocket.TextMessage, frame)
+}
+
+// writable fails when ctx is done or the connection has ended.
+func (c *Conn) writable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	select {
 	case <-c.done:
-		return 0, c.err
+		return c.err
 	default:
+		return nil
 	}
+}
 
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+// writeLocked writes one frame under c.wmu, honouring ctx and the write
+// timeout. It returns the frame size.
+func (c *Conn) writeLocked(ctx context.Context, typ int, frame []byte) (int, error) {
 	deadline := time.Now().Add(c.opts.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -644,7 +675,7 @@ func (c *Conn) send(ctx context.Context, m Message) (int, error) {
 		_ = c.ws.NetConn().SetWriteDeadline(time.Unix(1, 0))
 		close(fired)
 	})
-	err = c.ws.WriteMessage(typ, frame)
+	err := c.ws.WriteMessage(typ, frame)
 	if !stop() {
 		<-fired
 	}

@@ -96,13 +96,60 @@ func newMessageAt(now time.Time, channel, msgType, session, username string, con
 			MsgType:  msgType,
 			Username: username,
 			Session:  session,
-			Date:     now.UTC().Format(dateLayout),
+			Date:     string(appendDate(make([]byte, 0, len(dateLayout)), now)),
 			Version:  ProtocolVersion,
 		},
 		ParentHeader: emptyObject,
 		Metadata:     emptyObject,
 		Content:      raw,
 	}
+}
+
+// appendDate appends t in UTC as dateLayout formats it (years 0–9999),
+// without time.Format's layout interpretation.
+func appendDate(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, dateLayout)
+	}
+	b = appendDigits(b, y, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(mo), 2)
+	b = append(b, '-')
+	b = appendDigits(b, d, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, h, 2)
+	b = append(b, ':')
+	b = appendDigits(b, mi, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
+}
+
+// appendDigits appends n (≥ 0) in decimal, zero-padded to width digits.
+func appendDigits(b []byte, n, width int) []byte {
+	var d [8]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, d[:width]...)
+}
+
+// appendExecuteRequestJSON appends the legacy JSON frame of an
+// execute_request with header h and code (executeContent), as
+// EncodeJSON writes it: from a template, without validating the parts
+// EncodeJSON would validate, since they are made here.
+func appendExecuteRequestJSON(b []byte, h Header, code string) []byte {
+	b = append(b, `{"channel":"shell","header":`...)
+	b = appendHeader(b, h)
+	b = append(b, `,"parent_header":{},"metadata":{},"content":{"code":`...)
+	b = appendString(b, code)
+	return append(b, `,"silent":false,"store_history":true,"user_expressions":{},"allow_stdin":false,"stop_on_error":true},"buffers":[]}`...)
 }
 
 // ParentMsgID returns the msg_id of the parent header, or "" when there is

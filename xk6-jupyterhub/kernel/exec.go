@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // ExecResult is what one execute_request produced.
@@ -174,7 +176,10 @@ func plainOf(out *execOutput) string {
 // ErrConnectionLost, ErrClosed, ErrKernelRestarted or ctx's error.
 // After ctx ends, late messages of the request are counted as unmatched.
 func (c *Conn) Execute(ctx context.Context, code string) (ExecResult, error) {
-	m := NewMessage("shell", "execute_request", c.session, c.username, executeContent(code))
+	now := time.Now()
+	m := Message{Channel: "shell", Header: Header{MsgID: uuid.NewString(), MsgType: "execute_request",
+		Username: c.username, Session: c.session, Date: string(appendDate(make([]byte, 0, len(dateLayout)), now)),
+		Version: ProtocolVersion}, ParentHeader: emptyObject, Metadata: emptyObject}
 	var (
 		res              ExecResult
 		gotReply, gotIdl bool
@@ -245,7 +250,14 @@ func (c *Conn) Execute(ctx context.Context, code string) (ExecResult, error) {
 	cl.ids = append(cl.ids, m.Header.MsgID)
 	c.pending[m.Header.MsgID] = cl
 	c.mu.Unlock()
-	n, err := c.send(ctx, m)
+	var n int
+	var err error
+	if c.proto == ProtocolLegacy {
+		n, err = c.sendExecute(ctx, m.Header, code) // the frame EncodeJSON would make
+	} else {
+		m.Content = executeContent(code)
+		n, err = c.send(ctx, m)
+	}
 	if err != nil {
 		c.forget(cl)
 		return ExecResult{MsgID: m.Header.MsgID}, err

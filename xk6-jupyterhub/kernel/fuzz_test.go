@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // Seed corpora live in testdata/fuzz/Fuzz*; these add the test vectors.
@@ -198,4 +199,29 @@ func TestRouteLegacyReadsServerFrames(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { routeLegacy(frame) }); n > 0 {
 		t.Errorf("routeLegacy allocates %v times per frame, want 0", n)
 	}
+}
+
+// FuzzExecuteRequestTemplate: the execute_request frame Execute writes from
+// its template is EncodeJSON's frame of the same message, byte for byte,
+// and its date is time.Format's.
+func FuzzExecuteRequestTemplate(f *testing.F) {
+	f.Add("5 * 4", "alice", "s-1", int64(1772359200123456789))
+	f.Add("print(\"<&>\")\n\t\u2028é\x00\xff", "b\"ob", "", int64(0))
+	f.Add("", "", "", int64(-62135596800000000))
+	f.Fuzz(func(t *testing.T, code, username, session string, ns int64) {
+		at := time.Unix(0, ns)
+		h := Header{MsgID: "0b6c1f4e-4bd6-4b8e-9d8a-2f0d7c1e5a11", MsgType: "execute_request", Username: username,
+			Session: session, Date: string(appendDate(nil, at)), Version: ProtocolVersion}
+		if want := at.UTC().Format(dateLayout); h.Date != want {
+			t.Fatalf("appendDate %q, Format %q", h.Date, want)
+		}
+		want, err := EncodeJSON(Message{Channel: "shell", Header: h, ParentHeader: emptyObject, Metadata: emptyObject,
+			Content: executeContent(code)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendExecuteRequestJSON(nil, h, code); string(got) != string(want) {
+			t.Fatalf("template\n%s\nEncodeJSON\n%s", got, want)
+		}
+	})
 }
