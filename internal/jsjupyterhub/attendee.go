@@ -204,6 +204,19 @@ func (a *jsAttendee) nativeExecute(rt *sobek.Runtime) func(sobek.FunctionCall) s
 	return func(call sobek.FunctionCall) sobek.Value {
 		var code string
 		var opts map[string]any
+		var res kernel.ExecResult
+		var err error
+		if expect, ok := expectOnly(call.Argument(1)); ok {
+			// execute(code, {expect: '…'}): the usual call, without
+			// exporting the options object to a Go map
+			if code, ok = call.Argument(0).Export().(string); ok {
+				res, err = a.run(code, expect, true)
+				if err != nil {
+					panic(rt.NewGoError(err))
+				}
+				return execValue(rt, res)
+			}
+		}
 		for i, dst := range []any{&code, &opts} {
 			if i >= len(call.Arguments) {
 				break
@@ -225,12 +238,27 @@ func (a *jsAttendee) nativeExecute(rt *sobek.Runtime) func(sobek.FunctionCall) s
 				panic(rt.NewTypeError("could not convert function call parameter %d: %v", i, err))
 			}
 		}
-		res, err := a.execute(code, opts)
+		res, err = a.execute(code, opts)
 		if err != nil {
 			panic(rt.NewGoError(err))
 		}
-		return rt.ToValue(res)
+		return execValue(rt, res)
 	}
+}
+
+// expectOnly returns expect when v is a plain object whose only property is
+// expect, a string.
+func expectOnly(v sobek.Value) (string, bool) {
+	obj, ok := v.(*sobek.Object)
+	if !ok || obj.ClassName() != "Object" {
+		return "", false
+	}
+	keys := obj.Keys()
+	if len(keys) != 1 || keys[0] != "expect" {
+		return "", false
+	}
+	s, ok := obj.Get("expect").Export().(string)
+	return s, ok
 }
 
 func phaseNames() []string {
@@ -402,15 +430,20 @@ func (a *jsAttendee) startKernel() (string, error) {
 // execute(code, {expect}) runs code on the connected kernel. Code that
 // raises returns a result whose error is set; with expect, output other
 // than expect throws (attendee.ErrCheck), as does any transport failure.
-func (a *jsAttendee) execute(code string, opts map[string]any) (map[string]any, error) {
+func (a *jsAttendee) execute(code string, opts map[string]any) (kernel.ExecResult, error) {
 	o := newOptions("attendee.execute()", opts, "expect")
 	expect, hasExpect := o.str("expect", ""), o.present("expect")
 	if err := o.err(); err != nil {
-		return nil, err
+		return kernel.ExecResult{}, err
 	}
+	return a.run(code, expect, hasExpect)
+}
+
+// run executes code, checking the output against expect when hasExpect.
+func (a *jsAttendee) run(code, expect string, hasExpect bool) (kernel.ExecResult, error) {
 	ctx, err := a.begin("execute")
 	if err != nil {
-		return nil, err
+		return kernel.ExecResult{}, err
 	}
 	var res kernel.ExecResult
 	if hasExpect {
@@ -419,9 +452,9 @@ func (a *jsAttendee) execute(code string, opts map[string]any) (map[string]any, 
 		res, err = a.s.Execute(ctx, code)
 	}
 	if err != nil && !(errors.Is(err, kernel.ErrExecution) && res.Error != nil) {
-		return nil, err
+		return kernel.ExecResult{}, err
 	}
-	return execValue(res), nil
+	return res, nil
 }
 
 // journey runs attendee.Session.Run and reports each phase's duration.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grafana/sobek"
+
 	"github.com/hubcap-dev/hubcap/internal/executor"
 	"github.com/hubcap-dev/hubcap/shape"
 	"github.com/hubcap-dev/hubcap/xk6-jupyterhub/hubapi"
@@ -251,20 +253,115 @@ func versionValue(v hubapi.HubVersion) map[string]any {
 	return map[string]any{"version": v.Raw, "major": v.Major, "minor": v.Minor, "patch": v.Patch, "pre": v.Pre}
 }
 
-func execValue(r kernel.ExecResult) map[string]any {
-	var kerr any
-	if r.Error != nil {
-		kerr = map[string]any{"ename": r.Error.EName, "evalue": r.Error.EValue, "traceback": anyStrings(r.Error.Traceback)}
+// execValue is the JavaScript value of an execute() result: an object with
+// status, stdout, stderr, result, displayData, executionCount, error,
+// truncated and durationMs, whose values are converted when read.
+func execValue(rt *sobek.Runtime, r kernel.ExecResult) sobek.Value {
+	return rt.NewDynamicObject(&execObject{rt: rt, r: r})
+}
+
+// execKeys are the properties of an execute() result.
+var execKeys = []string{"status", "stdout", "stderr", "result", "displayData", "executionCount", "error", "truncated", "durationMs"}
+
+// execObject is an execute() result: the kernel.ExecResult, its properties
+// made when first read, and whatever the script sets on it.
+type execObject struct {
+	rt    *sobek.Runtime
+	r     kernel.ExecResult
+	props map[string]sobek.Value // read or set so far
+	gone  map[string]bool        // result properties the script deleted
+}
+
+var _ sobek.DynamicObject = (*execObject)(nil)
+
+func (o *execObject) field(key string) (any, bool) {
+	if o.gone[key] {
+		return nil, false
 	}
-	d := r.IdleAfter
-	if d == 0 {
-		d = r.ReplyAfter
+	r := o.r
+	switch key {
+	case "status":
+		return r.Status, true
+	case "stdout":
+		return r.Stdout, true
+	case "stderr":
+		return r.Stderr, true
+	case "result":
+		return r.Result, true
+	case "displayData":
+		return anyStrings(r.DisplayData), true
+	case "executionCount":
+		return r.ExecutionCount, true
+	case "error":
+		if r.Error == nil {
+			return nil, true
+		}
+		return map[string]any{"ename": r.Error.EName, "evalue": r.Error.EValue, "traceback": anyStrings(r.Error.Traceback)}, true
+	case "truncated":
+		return r.Truncated, true
+	case "durationMs":
+		d := r.IdleAfter
+		if d == 0 {
+			d = r.ReplyAfter
+		}
+		return ms(d), true
 	}
-	return map[string]any{
-		"status": r.Status, "stdout": r.Stdout, "stderr": r.Stderr, "result": r.Result,
-		"displayData": anyStrings(r.DisplayData), "executionCount": r.ExecutionCount,
-		"error": kerr, "truncated": r.Truncated, "durationMs": ms(d),
+	return nil, false
+}
+
+func (o *execObject) Get(key string) sobek.Value {
+	if v, ok := o.props[key]; ok {
+		return v
 	}
+	f, ok := o.field(key)
+	if !ok {
+		return nil
+	}
+	v := o.rt.ToValue(f)
+	o.Set(key, v)
+	return v
+}
+
+func (o *execObject) Set(key string, val sobek.Value) bool {
+	if o.props == nil {
+		o.props = make(map[string]sobek.Value)
+	}
+	o.props[key] = val
+	return true
+}
+
+func (o *execObject) Has(key string) bool {
+	if _, ok := o.props[key]; ok {
+		return true
+	}
+	_, ok := o.field(key)
+	return ok
+}
+
+func (o *execObject) Delete(key string) bool {
+	delete(o.props, key)
+	if slices.Contains(execKeys, key) {
+		if o.gone == nil {
+			o.gone = make(map[string]bool)
+		}
+		o.gone[key] = true
+	}
+	return true
+}
+
+func (o *execObject) Keys() []string {
+	keys := make([]string, 0, len(execKeys)+len(o.props))
+	for _, k := range execKeys {
+		if !o.gone[k] {
+			keys = append(keys, k)
+		}
+	}
+	for k := range o.props {
+		if _, ok := o.field(k); !ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -80,6 +80,7 @@ export function steps() {
     'notebook read': () => nb.cells.length === 2 && nb.cells[0].source === 'print(1)',
     'kernel id': () => kid.length > 0 && kidSeen === kid,
     'executed': () => ok.stdout.trim() === '42' && ok.error === null && ok.durationMs > 0,
+    'result lists and stringifies': () => Object.keys(ok).includes('executionCount') && JSON.parse(JSON.stringify(ok)).stdout.trim() === '42',
     'python error returned': () => bad.error !== null && bad.error.ename === 'ZeroDivisionError',
   });
 }
