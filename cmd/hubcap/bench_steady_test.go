@@ -52,6 +52,13 @@ const standinEnv = "HUBCAP_BENCH_STANDIN"
 //
 //	go test -run X -bench SteadyExecute -benchtime 1x ./cmd/hubcap
 //
+// HUBCAP_BENCH_CELL_EVERY (a Go duration) replaces the U(0, 1) s sleeps by
+// one cell per attendee that often (cores: the generator's CPU over the
+// window); issue 13's 5,000 attendees with a cell every 30 s:
+//
+//	HUBCAP_BENCH_ATTENDEES=5000 HUBCAP_BENCH_CELL_EVERY=30s HUBCAP_BENCH_STEADY=60s \
+//	  go test -run X -bench SteadyExecute -benchtime 1x -timeout 30m ./cmd/hubcap
+//
 // -cpuprofile / -memprofile profile the generator only (set-up included);
 // HUBCAP_BENCH_CPUPROFILE=FILE profiles the steady window alone, and
 // HUBCAP_BENCH_MEMPROFILE=FILE writes allocation profiles at its start and
@@ -66,13 +73,17 @@ func BenchmarkSteadyExecute(b *testing.B) {
 	if d, err := time.ParseDuration(os.Getenv("HUBCAP_BENCH_STEADY")); err == nil && d > 0 {
 		steady = d
 	}
+	var every time.Duration
+	if d, err := time.ParseDuration(os.Getenv("HUBCAP_BENCH_CELL_EVERY")); err == nil && d > 0 {
+		every = d
+	}
 	hubURL := startStandin(b, n)
 	for range b.N {
-		benchSteady(b, hubURL, n, steady)
+		benchSteady(b, hubURL, n, steady, every)
 	}
 }
 
-func benchSteady(b *testing.B, hubURL string, n int, steady time.Duration) {
+func benchSteady(b *testing.B, hubURL string, n int, steady, every time.Duration) {
 	dir := b.TempDir()
 	ndjson, summary := filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "summary.json")
 	// Set-up (compile, VUs, OAuth, kernels, websockets) must end before
@@ -93,6 +104,7 @@ func benchSteady(b *testing.B, hubURL string, n int, steady time.Duration) {
 			"-e", "HUB=" + hubURL, "-e", "ATTENDEES=" + strconv.Itoa(n),
 			"-e", "START_AT=" + strconv.FormatInt(startAt.UnixMilli(), 10),
 			"-e", "STOP_AT=" + strconv.FormatInt(stopAt.UnixMilli(), 10),
+			"-e", "CELL_EVERY=" + strconv.FormatFloat(every.Seconds(), 'f', -1, 64),
 			filepath.Join("testdata", "bench", "steady.js")})
 	}()
 
@@ -139,6 +151,7 @@ func benchSteady(b *testing.B, hubURL string, n int, steady time.Duration) {
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/execs, "allocs/execute")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/execs, "B/execute")
 	b.ReportMetric(execs/steady.Seconds(), "executes/s")
+	b.ReportMetric((cpu1.user+cpu1.sys-cpu0.user-cpu0.sys).Seconds()/steady.Seconds(), "cores")
 	b.ReportMetric(float64(idleHeap-baseHeap)/float64(n), "heap-B/attendee")
 	b.ReportMetric(float64(idleStack-baseStack)/float64(n), "stack-B/attendee")
 	b.ReportMetric(float64(idleLive-baseLive)/float64(n), "live-B/attendee")
