@@ -184,7 +184,11 @@ func ascii(b []byte) bool {
 // foldsTo reports whether k matches one of names case-insensitively but
 // not exactly: encoding/json would take it for that field.
 func foldsTo(k []byte, names ...string) bool {
+	plain := ascii(k) // an ASCII key folds only onto a name of its length
 	for _, n := range names {
+		if plain && len(k) != len(n) {
+			continue
+		}
 		if string(k) != n && strings.EqualFold(string(k), n) {
 			return true
 		}
